@@ -1,0 +1,1 @@
+"""Deployment stage: TFLite (LiteRT) conversion, quantization, parity checks, latency benchmark."""

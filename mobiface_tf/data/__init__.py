@@ -1,0 +1,1 @@
+"""Face preparation and input data: detection, alignment, dataset readers, tf.data pipelines."""

@@ -1,0 +1,1 @@
+"""Face embedding networks: MobiFace, Flipped-MobiFace and the paper's baselines (Keras 3)."""

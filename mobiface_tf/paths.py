@@ -1,0 +1,23 @@
+"""Where the shared face data and the project's outputs live (one place, overridable by env)."""
+
+import os
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root():
+    """The folder holding `lfw/` and `celeba_subset/`.
+
+    `MOBIFACE_DATA` wins; otherwise `../shared/data` beside the checkout (the layout of this
+    project's machines and CI). The folder may not exist: callers check and say how to get it.
+    """
+    env = os.environ.get("MOBIFACE_DATA")
+    if env:
+        return Path(env).expanduser()
+    return (_REPO_ROOT / ".." / "shared" / "data").resolve()
+
+
+def work_root():
+    """Where jobs write aligned crops, runs, exports and caches: `MOBIFACE_WORK` or `./work`."""
+    return Path(os.environ.get("MOBIFACE_WORK", _REPO_ROOT / "work")).expanduser()
