@@ -1,0 +1,280 @@
+// The benchmark screen, and the headless benchmark that adb starts with intent extras.
+package com.mobiface.bench;
+
+import android.app.Activity;
+import android.content.Intent;
+import android.os.Bundle;
+import android.text.TextUtils;
+import android.util.Log;
+import android.view.View;
+import android.widget.AdapterView;
+import android.widget.ArrayAdapter;
+import android.widget.Button;
+import android.widget.EditText;
+import android.widget.Spinner;
+import android.widget.TextView;
+import com.mobiface.core.BenchmarkRequest;
+import com.mobiface.core.BenchmarkResult;
+import com.mobiface.core.Delegate;
+import com.mobiface.core.ModelCatalog;
+import java.io.File;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Pick model, precision, delegate and threads; warm up, then time N runs. With a {@code model}
+ * extra the activity runs headless instead and finishes:
+ *
+ * <pre>
+ * adb shell am start -n com.mobiface.bench/.BenchmarkActivity \
+ *     --es model mobiface --es precision float32 --es delegate cpu \
+ *     --ei threads 4 --ei runs 200 --ei warmup 20
+ * </pre>
+ *
+ * The result is saved under files/bench/ ({@link ResultStore}) and logged under the tag
+ * {@link BenchmarkResult#LOG_TAG}.
+ */
+public final class BenchmarkActivity extends Activity implements FaceModelHelper.Listener {
+  public static final String EXTRA_MODEL = "model";
+  public static final String EXTRA_PRECISION = "precision";
+  public static final String EXTRA_DELEGATE = "delegate";
+  public static final String EXTRA_THREADS = "threads";
+  public static final String EXTRA_RUNS = "runs";
+  public static final String EXTRA_WARMUP = "warmup";
+
+  private final ExecutorService worker = Executors.newSingleThreadExecutor();
+  private ModelCatalog catalog;
+  private ResultStore store;
+  private FaceModelHelper helper;
+  private boolean headless;
+
+  private Spinner modelPicker;
+  private Spinner precisionPicker;
+  private Spinner delegatePicker;
+  private EditText threadsField;
+  private EditText warmupField;
+  private EditText runsField;
+  private Button runButton;
+  private TextView resultView;
+
+  @Override
+  protected void onCreate(Bundle savedInstanceState) {
+    super.onCreate(savedInstanceState);
+    setContentView(R.layout.activity_benchmark);
+    bindViews();
+    store = new ResultStore(this);
+    headless = getIntent().hasExtra(EXTRA_MODEL);
+    String problems = "";
+    try {
+      AssetModels.Loaded loaded = AssetModels.load(getAssets());
+      catalog = loaded.catalog;
+      problems = TextUtils.join("\n", loaded.problems);
+    } catch (IOException e) {
+      catalog = new ModelCatalog(new ArrayList<ModelCatalog.Entry>());
+      problems = "cannot list assets: " + e.getMessage();
+    }
+    if (!problems.isEmpty()) {
+      Log.w(BenchmarkResult.LOG_TAG, problems);
+    }
+    if (headless) {
+      // A rotation re-creates the activity: run only for the intent that started it.
+      if (savedInstanceState == null) {
+        runHeadless(getIntent());
+      }
+      return;
+    }
+    setUpPickers();
+    resultView.setText(catalog.isEmpty() ? getString(R.string.no_models) + "\n" + problems : problems);
+  }
+
+  private void bindViews() {
+    modelPicker = findViewById(R.id.model);
+    precisionPicker = findViewById(R.id.precision);
+    delegatePicker = findViewById(R.id.delegate);
+    threadsField = findViewById(R.id.threads);
+    warmupField = findViewById(R.id.warmup);
+    runsField = findViewById(R.id.runs);
+    runButton = findViewById(R.id.run);
+    resultView = findViewById(R.id.result);
+  }
+
+  private void setUpPickers() {
+    modelPicker.setAdapter(adapter(catalog.models()));
+    modelPicker.setOnItemSelectedListener(
+        new AdapterView.OnItemSelectedListener() {
+          @Override
+          public void onItemSelected(AdapterView<?> parent, View view, int position, long id) {
+            precisionPicker.setAdapter(adapter(catalog.precisions((String) parent.getItemAtPosition(position))));
+          }
+
+          @Override
+          public void onNothingSelected(AdapterView<?> parent) {}
+        });
+    List<String> delegates = new ArrayList<>();
+    for (Delegate d : Delegate.values()) {
+      delegates.add(d.label());
+    }
+    delegatePicker.setAdapter(adapter(delegates));
+    threadsField.setText(String.valueOf(BenchmarkRequest.DEFAULT_THREADS));
+    warmupField.setText(String.valueOf(BenchmarkRequest.DEFAULT_WARMUP));
+    runsField.setText(String.valueOf(BenchmarkRequest.DEFAULT_RUNS));
+    runButton.setEnabled(!catalog.isEmpty());
+    runButton.setOnClickListener(v -> runFromScreen());
+  }
+
+  private ArrayAdapter<String> adapter(List<String> items) {
+    ArrayAdapter<String> adapter =
+        new ArrayAdapter<>(this, android.R.layout.simple_spinner_item, items);
+    adapter.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item);
+    return adapter;
+  }
+
+  private void runFromScreen() {
+    BenchmarkRequest request;
+    try {
+      request =
+          new BenchmarkRequest(
+              (String) modelPicker.getSelectedItem(),
+              (String) precisionPicker.getSelectedItem(),
+              Delegate.values()[delegatePicker.getSelectedItemPosition()],
+              parseInt(threadsField, "threads"),
+              parseInt(runsField, "runs"),
+              parseInt(warmupField, "warm-up runs"));
+    } catch (IllegalArgumentException e) {
+      resultView.setText(e.getMessage());
+      return;
+    }
+    runButton.setEnabled(false);
+    resultView.setText(R.string.running);
+    start(request);
+  }
+
+  private static int parseInt(EditText field, String name) {
+    String text = field.getText().toString().trim();
+    try {
+      return Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number, got \"" + text + "\"");
+    }
+  }
+
+  private void runHeadless(Intent intent) {
+    store.clearLatest();
+    resultView.setText(R.string.running);
+    BenchmarkRequest request;
+    try {
+      request =
+          BenchmarkRequest.fromExtras(
+              intent.getStringExtra(EXTRA_MODEL),
+              intent.getStringExtra(EXTRA_PRECISION),
+              intent.getStringExtra(EXTRA_DELEGATE),
+              intExtra(intent, EXTRA_THREADS),
+              intExtra(intent, EXTRA_RUNS),
+              intExtra(intent, EXTRA_WARMUP));
+    } catch (IllegalArgumentException e) {
+      onError("bad intent extras: " + e.getMessage());
+      return;
+    }
+    start(request);
+  }
+
+  /** An int extra given as --ei or --es; null when absent so the default applies. */
+  private static Integer intExtra(Intent intent, String key) {
+    Bundle extras = intent.getExtras();
+    Object value = extras == null ? null : extras.get(key);
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof Integer) {
+      return (Integer) value;
+    }
+    try {
+      return Integer.parseInt(value.toString().trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " must be a whole number, got \"" + value + "\"");
+    }
+  }
+
+  /** Finds the model, then benchmarks it on the worker thread. */
+  private void start(BenchmarkRequest request) {
+    ModelCatalog.Entry entry;
+    try {
+      entry = catalog.find(request.model(), request.precision());
+    } catch (IllegalArgumentException e) {
+      onError(e.getMessage());
+      return;
+    }
+    worker.execute(
+        () -> {
+          if (helper != null) {
+            helper.close();
+          }
+          helper = new FaceModelHelper(this, entry, request.delegate(), request.threads(), this);
+          helper.benchmark(request, benchmarkFace(entry));
+        });
+  }
+
+  /** The first bundled sample crop (real faces exercise int8 kernels as phones will), else noise. */
+  private byte[] benchmarkFace(ModelCatalog.Entry entry) {
+    try {
+      List<String> samples = AssetModels.samples(getAssets());
+      if (!samples.isEmpty()) {
+        return FaceImages.toModelRgb(FaceImages.fromAsset(getAssets(), samples.get(0)), entry.metadata());
+      }
+    } catch (IOException e) {
+      Log.w(BenchmarkResult.LOG_TAG, "no sample crop, benchmarking on noise: " + e.getMessage());
+    }
+    return FaceImages.noise(entry.metadata());
+  }
+
+  @Override
+  public void onBenchmarkResult(BenchmarkResult result) {
+    String saved;
+    try {
+      File file = store.save(result);
+      saved = "saved " + file.getAbsolutePath();
+    } catch (IOException e) {
+      store.saveError("result not saved: " + e.getMessage());
+      saved = "not saved: " + e.getMessage();
+    }
+    String text = result.summary() + "\n" + saved;
+    runOnUiThread(
+        () -> {
+          if (headless) {
+            finish();
+            return;
+          }
+          resultView.setText(text);
+          runButton.setEnabled(true);
+        });
+  }
+
+  @Override
+  public void onError(String message) {
+    store.saveError(message);
+    runOnUiThread(
+        () -> {
+          if (headless) {
+            finish();
+            return;
+          }
+          resultView.setText(message);
+          runButton.setEnabled(!catalog.isEmpty());
+        });
+  }
+
+  @Override
+  protected void onDestroy() {
+    worker.execute(
+        () -> {
+          if (helper != null) {
+            helper.close();
+          }
+        });
+    worker.shutdown();
+    super.onDestroy();
+  }
+}

@@ -1,0 +1,186 @@
+// A benchmark's result and its JSON form, field for field the one the desktop benchmark writes.
+package com.mobiface.core;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One benchmark result. JSON fields: {@code model, precision, delegate, threads, runs, init_ms,
+ * first_inference_ms, median_ms, p90_ms, mean_ms, device}; milliseconds are rounded to 0.1 us.
+ * The app writes it as one line to a file and to logcat under {@link #LOG_TAG}.
+ */
+public final class BenchmarkResult {
+  /** The logcat tag of the one parseable result line: {@code adb logcat -s MobiFaceBench}. */
+  public static final String LOG_TAG = "MobiFaceBench";
+
+  private final String model;
+  private final String precision;
+  private final String delegate;
+  private final int threads;
+  private final int runs;
+  private final double initMs;
+  private final double firstInferenceMs;
+  private final double medianMs;
+  private final double p90Ms;
+  private final double meanMs;
+  private final String device;
+
+  public BenchmarkResult(
+      String model,
+      String precision,
+      String delegate,
+      int threads,
+      int runs,
+      double initMs,
+      double firstInferenceMs,
+      double medianMs,
+      double p90Ms,
+      double meanMs,
+      String device) {
+    this.model = model;
+    this.precision = precision;
+    this.delegate = delegate;
+    this.threads = threads;
+    this.runs = runs;
+    this.initMs = initMs;
+    this.firstInferenceMs = firstInferenceMs;
+    this.medianMs = medianMs;
+    this.p90Ms = p90Ms;
+    this.meanMs = meanMs;
+    this.device = device;
+  }
+
+  /** Assembles a result from what a benchmark measured. */
+  public static BenchmarkResult of(
+      ModelMetadata metadata,
+      BenchmarkRequest request,
+      double initMs,
+      BenchmarkLoop.Timings timings,
+      String device) {
+    LatencyStats stats = LatencyStats.of(timings.runsMs());
+    return new BenchmarkResult(
+        metadata.model(),
+        metadata.precision(),
+        request.delegate().jsonName(),
+        request.threads(),
+        stats.count(),
+        initMs,
+        timings.firstInferenceMs(),
+        stats.median(),
+        stats.p90(),
+        stats.mean(),
+        device);
+  }
+
+  /** The result as one line of JSON, fields in the documented order. */
+  public String toJson() {
+    Map<String, Object> map = new LinkedHashMap<>();
+    map.put("model", model);
+    map.put("precision", precision);
+    map.put("delegate", delegate);
+    map.put("threads", threads);
+    map.put("runs", runs);
+    map.put("init_ms", roundMs(initMs));
+    map.put("first_inference_ms", roundMs(firstInferenceMs));
+    map.put("median_ms", roundMs(medianMs));
+    map.put("p90_ms", roundMs(p90Ms));
+    map.put("mean_ms", roundMs(meanMs));
+    map.put("device", device);
+    return Json.write(map);
+  }
+
+  /** Reads a result back from its JSON (this app's or the desktop benchmark's). */
+  public static BenchmarkResult fromJson(String text) {
+    Map<String, Object> map = Json.parseObject(text);
+    return new BenchmarkResult(
+        str(map, "model"),
+        str(map, "precision"),
+        str(map, "delegate"),
+        (int) num(map, "threads"),
+        (int) num(map, "runs"),
+        num(map, "init_ms"),
+        num(map, "first_inference_ms"),
+        num(map, "median_ms"),
+        num(map, "p90_ms"),
+        num(map, "mean_ms"),
+        str(map, "device"));
+  }
+
+  /** A few lines for the screen. */
+  public String summary() {
+    return String.format(
+        Locale.ROOT,
+        "%s / %s on %s, %d thread(s), %d runs\n"
+            + "init %.2f ms, first inference %.2f ms\n"
+            + "median %.3f ms, p90 %.3f ms, mean %.3f ms\n%s",
+        model, precision, delegate, threads, runs, initMs, firstInferenceMs, medianMs, p90Ms, meanMs,
+        device);
+  }
+
+  private static double roundMs(double ms) {
+    return Math.round(ms * 1e4) / 1e4;
+  }
+
+  private static String str(Map<String, Object> map, String key) {
+    Object value = map.get(key);
+    if (!(value instanceof String)) {
+      throw new IllegalArgumentException("result field \"" + key + "\" must be a string, got "
+          + Json.typeName(value));
+    }
+    return (String) value;
+  }
+
+  private static double num(Map<String, Object> map, String key) {
+    Object value = map.get(key);
+    if (!(value instanceof Number)) {
+      throw new IllegalArgumentException("result field \"" + key + "\" must be a number, got "
+          + Json.typeName(value));
+    }
+    return ((Number) value).doubleValue();
+  }
+
+  public String model() {
+    return model;
+  }
+
+  public String precision() {
+    return precision;
+  }
+
+  public String delegate() {
+    return delegate;
+  }
+
+  public int threads() {
+    return threads;
+  }
+
+  public int runs() {
+    return runs;
+  }
+
+  public double initMs() {
+    return initMs;
+  }
+
+  public double firstInferenceMs() {
+    return firstInferenceMs;
+  }
+
+  public double medianMs() {
+    return medianMs;
+  }
+
+  public double p90Ms() {
+    return p90Ms;
+  }
+
+  public double meanMs() {
+    return meanMs;
+  }
+
+  public String device() {
+    return device;
+  }
+}
