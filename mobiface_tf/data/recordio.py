@@ -1,0 +1,408 @@
+"""InsightFace RecordIO datasets (`.rec` + `.idx` + `property`), read and written without mxnet.
+
+The framing is dmlc-core's RecordIO, the format MXNet wrote and MS1M / Glint / WebFace are
+distributed in. Every record on disk is
+
+    uint32 magic 0xced7230a | uint32 lrec | payload | zero padding to a multiple of 4 bytes
+
+all little-endian, where `lrec` holds a continuation flag in its upper 3 bits and the part's
+length in the lower 29. The writer never lets the magic appear 4-byte aligned inside a payload:
+it cuts the payload there (flags 1 = first part, 2 = middle, 3 = last; 0 = whole record) and
+drops those 4 bytes, and the reader puts the magic back between the parts.
+
+An MXNet image record's payload is an `IRHeader`, `struct.pack("IfQQ", flag, label, id, id2)`
+(24 bytes), then, when `flag > 0`, `flag` float32 labels (which replace `label`), then the
+encoded image (JPEG). `.idx` is a text file of `key<TAB>byte offset` lines.
+
+InsightFace's layout: record 0 is a header with `flag = 2` and labels `(first_identity_key,
+end_key)`; records 1 .. first_identity_key-1 are the images, labelled with their identity; the
+records `first_identity_key .. end_key-1` are one per identity, labelled with the range
+`(first image key, end image key)` of its images. `property` is the text `num_classes,h,w`.
+"""
+
+import dataclasses
+import mmap
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from mobiface_tf.errors import BadInputError, DataNotFoundError
+
+MAGIC = 0xCED7230A
+_MAGIC_BYTES = struct.pack("<I", MAGIC)
+_FRAME = struct.Struct("<II")
+_LENGTH_MASK = (1 << 29) - 1
+IR_FORMAT = "<IfQQ"  # MXNet packs with native "IfQQ": the same 24 bytes on little-endian hosts
+IR_SIZE = struct.calcsize(IR_FORMAT)
+
+
+def encode_lrec(cflag, length):
+    """Pack a continuation flag (0..3) and a part length (< 2**29) into the `lrec` word."""
+    if not 0 <= cflag <= 3 or not 0 <= length <= _LENGTH_MASK:
+        raise ValueError(f"cannot encode cflag={cflag}, length={length} in a RecordIO frame")
+    return (cflag << 29) | length
+
+
+def decode_lrec(lrec):
+    """Split an `lrec` word into `(cflag, length)`."""
+    return lrec >> 29, lrec & _LENGTH_MASK
+
+
+def pack_ir_record(label, image_bytes, key=0, key2=0):
+    """An MXNet image-record payload: IRHeader, optional float32 labels, then the image bytes.
+
+    A scalar `label` is stored in the header (`flag = 0`); a sequence is stored as `flag`
+    float32 values after it, as `mxnet.recordio.pack` does.
+    """
+    if np.ndim(label) == 0:
+        header = struct.pack(IR_FORMAT, 0, float(label), int(key), int(key2))
+        return header + bytes(image_bytes)
+    labels = np.asarray(label, dtype="<f4").ravel()
+    if labels.size == 0:
+        raise ValueError("a label sequence must hold at least one value")
+    header = struct.pack(IR_FORMAT, labels.size, 0.0, int(key), int(key2))
+    return header + labels.tobytes() + bytes(image_bytes)
+
+
+def unpack_ir_record(payload):
+    """Split an image-record payload into `(flag, labels float32 array, key, key2, image_bytes)`.
+
+    `labels` has one value when `flag == 0` (the header's label) and `flag` values otherwise.
+    Raises ValueError when the payload is shorter than its header says.
+    """
+    if len(payload) < IR_SIZE:
+        raise ValueError(f"record of {len(payload)} bytes is shorter than the {IR_SIZE}-byte IRHeader")
+    flag, label, key, key2 = struct.unpack_from(IR_FORMAT, payload)
+    if flag == 0:
+        return flag, np.asarray([label], np.float32), key, key2, bytes(payload[IR_SIZE:])
+    end = IR_SIZE + 4 * flag
+    if len(payload) < end:
+        raise ValueError(f"IRHeader announces {flag} labels but the record holds {len(payload)} bytes")
+    labels = np.frombuffer(payload, dtype="<f4", count=flag, offset=IR_SIZE).astype(np.float32)
+    return flag, labels, key, key2, bytes(payload[end:])
+
+
+class RecordIOWriter:
+    """Write dmlc RecordIO records, with an `.idx` file of `key<TAB>offset` lines when asked.
+
+    Use as a context manager; `write(payload, key)` appends one record and, when an index is
+    written, remembers its byte offset under `key`.
+    """
+
+    def __init__(self, rec_path, idx_path=None):
+        self.rec_path = Path(rec_path)
+        self.idx_path = None if idx_path is None else Path(idx_path)
+        self._rec = open(self.rec_path, "wb")
+        self._idx = None if self.idx_path is None else open(self.idx_path, "w", encoding="ascii")
+
+    def write(self, payload, key=None):
+        """Append `payload` (bytes) as one record; `key` (int) goes into the `.idx` file."""
+        payload = bytes(payload)
+        if len(payload) > _LENGTH_MASK:
+            raise ValueError(f"record of {len(payload)} bytes exceeds RecordIO's 2**29 - 1 limit")
+        if self._idx is not None:
+            if key is None:
+                raise ValueError("an indexed RecordIO writer needs a key for every record")
+            self._idx.write(f"{int(key)}\t{self._rec.tell()}\n")
+        start = 0
+        # Cut at every aligned occurrence of the magic so a reader resynchronising on it cannot
+        # mistake payload bytes for a frame.
+        for position in range(0, len(payload) - 3, 4):
+            if payload[position : position + 4] == _MAGIC_BYTES:
+                cflag = 1 if start == 0 else 2
+                self._rec.write(_FRAME.pack(MAGIC, encode_lrec(cflag, position - start)))
+                self._rec.write(payload[start:position])
+                start = position + 4
+        tail = len(payload) - start
+        self._rec.write(_FRAME.pack(MAGIC, encode_lrec(3 if start else 0, tail)))
+        self._rec.write(payload[start:])
+        self._rec.write(b"\0" * (-tail % 4))
+
+    def close(self):
+        """Flush and close the files."""
+        self._rec.close()
+        if self._idx is not None:
+            self._idx.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class RecordIOReader:
+    """Read dmlc RecordIO records by key (through the `.idx` file) or in file order.
+
+    The `.rec` file is memory-mapped, so random access is cheap. Without an `.idx` file the
+    offsets are found by one scan over the frame headers, and keys are 0, 1, 2, ... in file
+    order. Use `close()` (or a `with` block) to release the mapping.
+    """
+
+    def __init__(self, rec_path, idx_path=None):
+        self.rec_path = Path(rec_path)
+        if not self.rec_path.is_file():
+            raise DataNotFoundError("no such RecordIO file", path=self.rec_path)
+        self._file = open(self.rec_path, "rb")
+        size = os.fstat(self._file.fileno()).st_size
+        if size == 0:
+            self._file.close()
+            raise BadInputError("empty RecordIO file", path=self.rec_path)
+        self._data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        if idx_path is None:
+            candidate = self.rec_path.with_suffix(".idx")
+            idx_path = candidate if candidate.is_file() else None
+        self.idx_path = None if idx_path is None else Path(idx_path)
+        self._offsets = self._read_index() if self.idx_path else self._scan_offsets()
+        self.keys = list(self._offsets)
+
+    def _read_index(self):
+        offsets = {}
+        try:
+            text = self.idx_path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            raise DataNotFoundError("no such RecordIO index file", path=self.idx_path) from None
+        except UnicodeDecodeError:
+            raise BadInputError("not a RecordIO index (non-ASCII bytes)", path=self.idx_path) from None
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            fields = line.split()
+            try:
+                key, offset = int(fields[0]), int(fields[1])
+                if len(fields) != 2 or not 0 <= offset < len(self._data):
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise BadInputError(
+                    f"line {line_number}: expected `key<TAB>offset` inside the "
+                    f"{len(self._data)}-byte .rec, got {line.strip()!r}",
+                    path=self.idx_path,
+                ) from None
+            offsets[key] = offset
+        return offsets
+
+    def _scan_offsets(self):
+        offsets, position, key = {}, 0, 0
+        while position < len(self._data):
+            offsets[key] = position
+            _, position = self._read_at(position)
+            key += 1
+        return offsets
+
+    def _read_at(self, position):
+        """The record starting at byte `position` and the offset just after it."""
+        parts = []
+        while True:
+            if position + _FRAME.size > len(self._data):
+                raise BadInputError(
+                    f"record at byte {position}: file ends inside a frame header", path=self.rec_path
+                )
+            magic, lrec = _FRAME.unpack_from(self._data, position)
+            if magic != MAGIC:
+                raise BadInputError(
+                    f"record at byte {position}: bad magic 0x{magic:08x} (expected 0x{MAGIC:08x}); "
+                    "not an MXNet RecordIO file or a corrupt one",
+                    path=self.rec_path,
+                )
+            cflag, length = decode_lrec(lrec)
+            start = position + _FRAME.size
+            if start + length > len(self._data):
+                raise BadInputError(
+                    f"record at byte {position}: {length}-byte payload runs past the end of the file",
+                    path=self.rec_path,
+                )
+            if cflag > 3 or (cflag in (0, 1)) != (not parts):
+                raise BadInputError(
+                    f"record at byte {position}: continuation flag {cflag} out of sequence",
+                    path=self.rec_path,
+                )
+            parts.append(self._data[start : start + length])
+            position = start + length + (-length % 4)
+            if cflag in (0, 3):
+                return _MAGIC_BYTES.join(parts), position
+
+    def read_idx(self, key):
+        """The payload (bytes) of the record stored under `key`."""
+        return self._read_at(self.offset(key))[0]
+
+    def offset(self, key):
+        """The byte offset in the `.rec` of the record stored under `key`."""
+        try:
+            return self._offsets[key]
+        except KeyError:
+            raise BadInputError(f"no record with key {key}", path=self.rec_path) from None
+
+    def __contains__(self, key):
+        return key in self._offsets
+
+    def __iter__(self):
+        """Yield every payload in file order (needs no index)."""
+        position = 0
+        while position < len(self._data):
+            payload, position = self._read_at(position)
+            yield payload
+
+    def __len__(self):
+        return len(self._offsets)
+
+    def close(self):
+        """Release the memory map and the file."""
+        self._data.close()
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+@dataclasses.dataclass
+class InsightFaceRecord:
+    """An opened InsightFace `.rec` dataset: image keys, labels and random access to the images.
+
+    Attributes:
+        reader: the underlying `RecordIOReader`.
+        image_keys: int64 array of the record keys holding images, in dataset order.
+        num_classes: from the `property` file when present, else 1 + the largest label.
+        image_size: (height, width) from `property`, or None without one.
+    """
+
+    reader: RecordIOReader
+    image_keys: np.ndarray
+    num_classes: int
+    image_size: tuple | None
+
+    def __len__(self):
+        return len(self.image_keys)
+
+    def read(self, index):
+        """The `(image_bytes, label int)` of the `index`-th image (0-based, not a record key)."""
+        return self.read_key(int(self.image_keys[index]))
+
+    def read_key(self, key):
+        """The `(image_bytes, label int)` of the record stored under `key`."""
+        try:
+            _, labels, _, _, image = unpack_ir_record(self.reader.read_idx(key))
+        except ValueError as error:
+            raise BadInputError(f"record {key}: {error}", path=self.reader.rec_path) from None
+        return image, int(labels[0])
+
+    def labels(self):
+        """Every image's label, as int64, in `image_keys` order (reads every record)."""
+        return np.asarray([self.read_key(int(key))[1] for key in self.image_keys], np.int64)
+
+    def __iter__(self):
+        for key in self.image_keys:
+            yield self.read_key(int(key))
+
+    def close(self):
+        """Release the underlying file."""
+        self.reader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def read_insightface_rec(rec_path, idx_path=None):
+    """Open an InsightFace `.rec` (with its `.idx` and `property` beside it) for reading.
+
+    When record 0 is InsightFace's header (`flag > 0`), the images are keys 1 ..
+    `label[0] - 1`; otherwise every record is an image.
+
+    Raises:
+        DataNotFoundError: the `.rec` (or a named `.idx`) is missing.
+        BadInputError: the files are not RecordIO, or the header or `property` is inconsistent.
+    """
+    reader = RecordIOReader(rec_path, idx_path)
+    try:
+        if not len(reader):
+            raise BadInputError("RecordIO file holds no records", path=reader.rec_path)
+        first_key = reader.keys[0] if reader.idx_path is None else min(reader.keys)
+        try:
+            flag, labels, _, _, _ = unpack_ir_record(reader.read_idx(first_key))
+        except ValueError as error:
+            raise BadInputError(f"record {first_key}: {error}", path=reader.rec_path) from None
+        if first_key == 0 and flag > 0:
+            end = int(labels[0])
+            image_keys = np.arange(1, end, dtype=np.int64)
+            missing = [key for key in (1, end - 1) if end > 1 and key not in reader]
+            if end < 1 or missing:
+                raise BadInputError(
+                    f"header record says images are keys 1..{end - 1}, but the index lacks "
+                    f"{missing or 'a valid range'}",
+                    path=reader.rec_path,
+                )
+        else:
+            image_keys = np.asarray(sorted(reader.keys), dtype=np.int64)
+        property_path = Path(rec_path).with_name("property")
+        if property_path.is_file():
+            num_classes, image_size = _read_property(property_path)
+        else:
+            image_size = None
+            num_classes = int(labels[0]) + 1 if flag == 0 else 0
+            if first_key == 0 and flag > 0:
+                # The identity records follow the images, one per class.
+                num_classes = int(labels[1]) - int(labels[0])
+        return InsightFaceRecord(reader, image_keys, num_classes, image_size)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def _read_property(path):
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    try:
+        num_classes, height, width = (int(field) for field in text.split(","))
+    except ValueError:
+        raise BadInputError(f"expected `num_classes,height,width`, got {text[:60]!r}", path=path) from None
+    return num_classes, (height, width)
+
+
+def write_insightface_rec(rec_path, samples, image_size=(112, 112)):
+    """Write an InsightFace dataset: `<rec_path>`, the `.idx` beside it and a `property` file.
+
+    Args:
+        rec_path: the `.rec` file to create; `<stem>.idx` and `property` go in the same folder.
+        samples: iterable of `(image, label)` with labels 0..C-1 (every class present), `image`
+            the encoded bytes or a path to read them from when written; the records are
+            written grouped by label (stable order), as InsightFace expects.
+        image_size: (height, width) recorded in `property`.
+
+    Returns:
+        The number of images written.
+    """
+    rec_path = Path(rec_path)
+    samples = [(image, int(label)) for image, label in samples]
+    if not samples:
+        raise BadInputError("no images to write", path=rec_path)
+    samples.sort(key=lambda sample: sample[1])
+    labels = np.asarray([label for _, label in samples])
+    num_classes = int(labels.max()) + 1
+    present = np.unique(labels)
+    if labels.min() < 0 or len(present) != num_classes:
+        raise BadInputError(
+            f"labels must cover 0..{num_classes - 1} without gaps; got {len(present)} distinct "
+            f"labels in {labels.min()}..{labels.max()}",
+            path=rec_path,
+        )
+    num_images = len(samples)
+    first_identity_key = num_images + 1
+    with RecordIOWriter(rec_path, rec_path.with_suffix(".idx")) as writer:
+        writer.write(pack_ir_record([first_identity_key, first_identity_key + num_classes], b""), 0)
+        for key, (image, label) in enumerate(samples, start=1):
+            if isinstance(image, (str, os.PathLike)):
+                image = Path(image).read_bytes()
+            writer.write(pack_ir_record(float(label), image, key=key), key)
+        starts = np.searchsorted(labels, np.arange(num_classes + 1)) + 1
+        for label in range(num_classes):
+            key = first_identity_key + label
+            writer.write(pack_ir_record([starts[label], starts[label + 1]], b"", key=key), key)
+    height, width = image_size
+    rec_path.with_name("property").write_text(f"{num_classes},{height},{width}\n", encoding="ascii")
+    return num_images
