@@ -1,0 +1,149 @@
+"""Face detection with MTCNN (boxes, scores, five landmarks) and the policy picking which face to use.
+
+This is the only module that imports `mtcnn`. Its weights ship inside the `mtcnn` wheel, so
+detection never touches the network.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from mobiface_tf.data.images import load_rgb
+from mobiface_tf.errors import BadInputError, MultipleFacesError, NoFaceError
+
+FACE_POLICIES = ("largest", "central", "all", "single")
+
+
+# eq=False: faces compare by identity (value equality over arrays has no single truth value).
+@dataclasses.dataclass(frozen=True, eq=False)
+class Face:
+    """One detected face.
+
+    Attributes:
+        box: (4,) float32 `(x, y, w, h)` in image pixels, clipped to the image.
+        score: the detector's confidence in 0..1.
+        landmarks5: (5, 2) float32 `(x, y)` in template order: eye on the image's left, eye on
+            the image's right, nose, mouth corner on the image's left, on the image's right.
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks5: np.ndarray
+
+    @property
+    def area(self):
+        """Box area in square pixels."""
+        return float(self.box[2] * self.box[3])
+
+    @property
+    def center(self):
+        """Box centre `(x, y)` in image pixels."""
+        return (float(self.box[0] + self.box[2] / 2), float(self.box[1] + self.box[3] / 2))
+
+
+class FaceDetector:
+    """MTCNN face detector, built on first use and reused across calls.
+
+    Args:
+        min_face_size: smallest face side, in pixels, the image pyramid looks for.
+        thresholds: confidence thresholds of the three MTCNN stages (P-Net, R-Net, O-Net).
+        scale_factor: image pyramid step.
+
+    TensorFlow's thread count is the caller's choice (the align tool runs one thread per worker
+    process); set it before the first `detect`.
+    """
+
+    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709):
+        if not min_face_size >= 4:
+            raise BadInputError(f"min_face_size must be >= 4 pixels, got {min_face_size!r}")
+        if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise BadInputError(f"thresholds must be three values in 0..1, got {thresholds!r}")
+        if not 0.0 < scale_factor < 1.0:
+            raise BadInputError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
+        self.min_face_size = min_face_size
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.scale_factor = float(scale_factor)
+        self._mtcnn = None
+
+    def detect(self, image_rgb):
+        """All faces in an image, highest score first.
+
+        Args:
+            image_rgb: an RGB uint8 (H, W, 3) array, or anything `load_rgb` accepts (a path is
+                read with its EXIF orientation applied).
+
+        Returns:
+            list of `Face`, possibly empty.
+        """
+        image = load_rgb(image_rgb)
+        if self._mtcnn is None:
+            from mtcnn import MTCNN
+
+            self._mtcnn = MTCNN()
+        # The numpy output keeps sub-pixel landmarks; the JSON output rounds them to integers.
+        rows = self._mtcnn.detect_faces(
+            image,
+            output_type="numpy",
+            box_format="xywh",
+            min_face_size=self.min_face_size,
+            scale_factor=self.scale_factor,
+            threshold_pnet=self.thresholds[0],
+            threshold_rnet=self.thresholds[1],
+            threshold_onet=self.thresholds[2],
+        )
+        faces = [_face_from_row(row) for row in np.asarray(rows).reshape(-1, 16)]
+        return sorted(faces, key=lambda face: -face.score)
+
+
+def _face_from_row(row):
+    # mtcnn's row: image id, x, y, w, h, score, five x's, then five y's, in the order left_eye,
+    # right_eye, nose, mouth_left, mouth_right. Its "left" is the image's left (checked against
+    # LFW's landmarks_5pt.txt), which is our template order.
+    landmarks5 = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float32)
+    return Face(box=row[1:5].astype(np.float32), score=float(row[5]), landmarks5=landmarks5)
+
+
+def select_faces(faces, policy, image_shape, path=None):
+    """Pick the faces to use from a detection, by a named policy.
+
+    Policies:
+        "largest": the face with the largest box (ties: higher score). The default for
+            photo collections, where the subject is usually the biggest face.
+        "central": the face whose box centre is nearest the image centre (ties: larger box);
+            for crops centred on the subject, such as LFW.
+        "all": every face, largest first.
+        "single": exactly one face; several raise `MultipleFacesError`.
+
+    Args:
+        faces: `Face` list from `FaceDetector.detect`.
+        policy: one of `FACE_POLICIES`.
+        image_shape: the image's shape, `(H, W, ...)`.
+        path: the image's name for error messages (optional).
+
+    Returns:
+        list of `Face`: one face, or all of them for "all".
+
+    Raises:
+        NoFaceError: `faces` is empty.
+        MultipleFacesError: policy "single" and more than one face.
+    """
+    if policy not in FACE_POLICIES:
+        raise BadInputError(f"unknown face policy {policy!r}; choose one of {', '.join(FACE_POLICIES)}")
+    if not faces:
+        raise NoFaceError("no face found", path=path)
+    by_size = sorted(faces, key=lambda face: (-face.area, -face.score))
+    if policy == "all":
+        return by_size
+    if policy == "largest":
+        return by_size[:1]
+    if policy == "single":
+        if len(faces) > 1:
+            raise MultipleFacesError(f"{len(faces)} faces found, policy 'single' wants one", path=path)
+        return list(faces)
+    height, width = image_shape[0], image_shape[1]
+    centre = np.array([width / 2.0, height / 2.0])
+
+    def distance(face):
+        return float(np.linalg.norm(np.array(face.center) - centre))
+
+    return [min(by_size, key=distance)]

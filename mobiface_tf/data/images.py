@@ -1,0 +1,147 @@
+"""Reading any image Pillow understands into one form: an upright RGB uint8 array (H, W, 3)."""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mobiface_tf.errors import ImageReadError
+
+# Transparent pixels become white: a cut-out face on white looks like a studio photo, whereas
+# dropping alpha exposes whatever colour the editor left under the transparency (often black
+# or garbage), and the detector would see that.
+ALPHA_BACKGROUND = (255, 255, 255)
+
+# File-name endings of the still-image formats `load_rgb` reads (raw photo trees).
+READABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def load_rgb(source):
+    """Read an image as an upright RGB uint8 array of shape (H, W, 3).
+
+    Args:
+        source: a path (str or `os.PathLike`), encoded file bytes, a `PIL.Image.Image`, or a
+            NumPy array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); arrays are uint8, uint16
+            (scaled to 8 bits) or float in 0..255.
+
+    Conversions: the EXIF orientation is applied (phone photos are stored sideways); the first
+    frame of an animation is used; grayscale, palette, CMYK and YCbCr become RGB; alpha is
+    composited on white (`ALPHA_BACKGROUND`); 16-bit images are scaled to 8 bits (x / 257).
+
+    Raises:
+        ImageReadError: naming the file and why: missing, not an image, truncated or corrupt,
+            or an array of an unusable shape or type.
+    """
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        return _pil_to_rgb(source, getattr(source, "filename", "") or "<PIL image>")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _open_and_convert(io.BytesIO(bytes(source)), "<bytes>")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageReadError("no such file", path=path)
+        if path.is_dir():
+            raise ImageReadError("is a folder, not an image file", path=path)
+        return _open_and_convert(path, path)
+    raise ImageReadError(
+        f"cannot read an image from a {type(source).__name__}; expected a path, bytes, "
+        "a PIL image or a NumPy array"
+    )
+
+
+def _open_and_convert(fp, name):
+    try:
+        with Image.open(fp) as image:
+            image.load()
+            return _pil_to_rgb(image, name)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError("not an image file (format not recognised)", path=name) from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        # Pillow reports truncated or corrupt data as OSError ("image file is truncated ...").
+        raise ImageReadError(f"truncated or corrupt image ({error})", path=name) from None
+
+
+def _pil_to_rgb(image, name):
+    try:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        mode = image.mode
+        if mode in _SIXTEEN_BIT_MODES:
+            return _array_to_rgb(np.asarray(image), sixteen_bit=True, name=name)
+        if mode == "F":
+            return _array_to_rgb(np.asarray(image), name=name)
+        if mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        elif mode in ("PA", "LA", "La", "RGBa"):
+            image = image.convert("RGBA")
+        if image.mode == "RGBA":
+            return _composite_on_background(np.asarray(image))
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        return np.array(image, dtype=np.uint8)
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"truncated or corrupt image ({error})", path=name) from None
+
+
+def _array_to_rgb(array, sixteen_bit=False, name="<array>"):
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageReadError(
+            f"array of shape {array.shape} is not an image; expected (H, W), (H, W, 1), "
+            "(H, W, 3) or (H, W, 4)",
+            path=name,
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageReadError(f"empty image of shape {array.shape}", path=name)
+    if sixteen_bit:
+        array = np.clip(array, 0, 65535).astype(np.uint16)
+    array = _to_uint8(array, name)
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:
+        return _composite_on_background(array)
+    return array
+
+
+def _to_uint8(array, name):
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint16:
+        # 16-bit data: 65535 maps to 255 exactly.
+        return np.round(array.astype(np.float32) / 257.0).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):
+        if array.min() < 0 or array.max() > 255:
+            raise ImageReadError(
+                f"{array.dtype} pixels in {array.min()}..{array.max()} are outside 0..255; "
+                "pass uint16 for 16-bit data",
+                path=name,
+            )
+        return array.astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)):
+            raise ImageReadError("float pixels contain NaN or infinity", path=name)
+        return np.clip(np.round(array), 0, 255).astype(np.uint8)
+    raise ImageReadError(f"unsupported pixel type {array.dtype}", path=name)
+
+
+def _composite_on_background(rgba):
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    background = np.asarray(ALPHA_BACKGROUND, np.float32)
+    rgb = rgba[:, :, :3].astype(np.float32) * alpha + background * (1.0 - alpha)
+    return np.round(rgb).astype(np.uint8)
