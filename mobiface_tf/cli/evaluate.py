@@ -1,0 +1,196 @@
+"""`mobiface-eval`: score face embedding models on LFW, `.bin` sets and identification; write
+report.json, roc.png and identification.png.
+
+Examples:
+  mobiface-eval --model work/runs/mobiface_arcface            # a training run folder
+  mobiface-eval --model a.tflite --input_mean 127.5 --input_std 128 --model b.keras
+  mobiface-eval --model m.keras --ident_dir work/aligned/celeba_subset \\
+      --distractors_dir work/aligned/lfw --synthetic_distractors 1000000
+"""
+
+import datetime
+import sys
+import time
+from pathlib import Path
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("model", None, "Model: .keras, .tflite, SavedModel folder or run "
+                          "folder. Repeat to compare several models on one plot.")
+flags.DEFINE_string("lfw_dir", None, "LFW folder (raw with images/ and pairs.txt, or aligned); "
+                    "default <data>/lfw; empty string skips LFW.")
+flags.DEFINE_list("lfw_folds", None, "0-based LFW View 2 folds to use (default all ten).")
+flags.DEFINE_enum("align", "auto", ["auto", "landmarks", "mtcnn", "aligned"],
+                  "How LFW is aligned: auto = landmarks_5pt.txt when present, else an aligned "
+                  "tree when images are 112x112, else MTCNN.")
+flags.DEFINE_enum("flip", "both", ["both", "on", "off"],
+                  "Flip test-time augmentation (embedding of face + mirror, summed): both "
+                  "reports with and without it.")
+flags.DEFINE_multi_string("bin", [], "InsightFace verification .bin file (lfw, cfp_fp, ...).")
+flags.DEFINE_string("ident_dir", None, "Aligned identity tree for identification probes and "
+                    "gallery (first image per identity in the gallery).")
+flags.DEFINE_string("distractors_dir", None, "Folder of aligned 112x112 distractor faces "
+                    "(people absent from --ident_dir), searched recursively.")
+flags.DEFINE_integer("synthetic_distractors", 0, "Add this many random unit-vector distractors "
+                     "(seeded) after the real ones: a scale test, not an accuracy figure.")
+flags.DEFINE_list("ident_sizes", ["10", "100", "1000", "10000", "100000", "1000000"],
+                  "Distractor counts at which rank-1 is reported.")
+flags.DEFINE_integer("max_probes_per_identity", 5, "Probes kept per identity.")
+flags.DEFINE_list("far", ["1e-3"], "FARs for TAR@FAR on verification sets.")
+flags.DEFINE_string("out", None, "Output folder (default <work>/eval/<model>_<time>).")
+flags.DEFINE_float("input_mean", None, "Pixel mean to subtract (models without metadata).")
+flags.DEFINE_float("input_std", None, "Pixel std to divide by (with --input_mean).")
+flags.DEFINE_bool("normalization_inside", None, "Feed raw 0..255 pixels (the model "
+                  "normalizes itself), overriding the metadata.")
+flags.DEFINE_integer("num_threads", None, "LiteRT CPU threads.")
+flags.DEFINE_integer("batch_size", 64, "Faces per forward pass.")
+flags.DEFINE_bool("cache", True, "Reuse cached aligned crops and embeddings.")
+
+
+def _floats(values, name):
+    from mobiface_tf.errors import BadInputError
+
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise BadInputError(f"--{name} takes numbers, received {values}") from None
+
+
+def _log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def _identification(model, fars):
+    import numpy as np
+
+    from mobiface_tf.data.images import load_rgb
+    from mobiface_tf.data.sources import IMAGE_EXTENSIONS, list_identity_tree
+    from mobiface_tf.errors import DataNotFoundError
+    from mobiface_tf.eval.identification import (DEFAULT_IDENT_FARS, DistractorSet,
+                                                 identification_metrics, split_gallery_probes)
+    from mobiface_tf.eval.lfw import cache_dir
+
+    paths, labels, _ = list_identity_tree(FLAGS.ident_dir)
+    gallery, probes = split_gallery_probes(labels,
+                                           max_probes_per_identity=FLAGS.max_probes_per_identity)
+    used = np.r_[gallery, probes]
+    embeddings = model.embed(np.stack([load_rgb(paths[i]) for i in used]))
+    gallery_emb, probe_emb = embeddings[:len(gallery)], embeddings[len(gallery):]
+    parts = []
+    if FLAGS.distractors_dir:
+        root = Path(FLAGS.distractors_dir)
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise DataNotFoundError("no distractor images found", root)
+        key = model.fingerprint if FLAGS.cache else None
+        cache = cache_dir() / "distractors" / f"{root.name}_{model.fingerprint or 'nocache'}.npy"
+        parts.append(DistractorSet.from_faces(cache, files, model.embed, model_key=key)
+                     .embeddings)
+    if FLAGS.synthetic_distractors:
+        cache = (cache_dir() / "distractors"
+                 / f"synthetic_{FLAGS.synthetic_distractors}_{model.embedding_size}.npy")
+        parts.append(DistractorSet.synthetic(cache, FLAGS.synthetic_distractors,
+                                             model.embedding_size).embeddings)
+    if len(parts) == 1:
+        distractors = parts[0]
+    elif parts:
+        distractors = np.concatenate([np.asarray(p, np.float16) for p in parts])
+    else:
+        distractors = np.zeros((0, model.embedding_size), np.float32)
+    start = time.monotonic()
+    result = identification_metrics(
+        probe_emb, labels[probes], gallery_emb, labels[gallery], distractors,
+        sizes=[int(s) for s in FLAGS.ident_sizes], fars=DEFAULT_IDENT_FARS)
+    result["seconds"] = time.monotonic() - start
+    result["synthetic_distractors"] = FLAGS.synthetic_distractors
+    return result
+
+
+def main(argv):
+    """Evaluate each --model and write the report and plots."""
+    del argv
+    from mobiface_tf.embedding import load_embedding_model
+    from mobiface_tf.errors import BadInputError
+    from mobiface_tf.eval import report
+    from mobiface_tf.eval.lfw import LfwBenchmark, evaluate_bin
+    from mobiface_tf.paths import data_root, work_root
+
+    if not FLAGS.model:
+        raise BadInputError("give at least one --model PATH")
+    fars = _floats(FLAGS.far, "far")
+    models = [load_embedding_model(path, input_mean=FLAGS.input_mean,
+                                   input_std=FLAGS.input_std,
+                                   normalization_inside=FLAGS.normalization_inside,
+                                   num_threads=FLAGS.num_threads, batch_size=FLAGS.batch_size)
+              for path in FLAGS.model]
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    label = models[0].name if len(models) == 1 else "compare"
+    out = Path(FLAGS.out) if FLAGS.out else work_root() / "eval" / f"{label}_{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+
+    lfw_dir = data_root() / "lfw" if FLAGS.lfw_dir is None else FLAGS.lfw_dir
+    benchmark = None
+    if lfw_dir:
+        folds = None if FLAGS.lfw_folds is None else [int(f) for f in FLAGS.lfw_folds]
+        cache_path = None if FLAGS.cache else out / "lfw_aligned.npz"
+        benchmark = LfwBenchmark(lfw_dir, folds=folds, align=FLAGS.align,
+                                 cache_path=cache_path, log=_log)
+
+    entries, roc_curves, ident_curves = [], {}, {}
+    for path, model in zip(FLAGS.model, models):
+        entry = {"name": model.name, "path": str(path), "embedding_size": model.embedding_size,
+                 "fingerprint": model.fingerprint,
+                 "input": model.metadata.get("input")}
+        if benchmark is not None:
+            start = time.monotonic()
+            entry["lfw"] = benchmark.evaluate_model(model, flip=FLAGS.flip, fars=fars,
+                                                    use_cache=FLAGS.cache)
+            entry["lfw"]["seconds"] = time.monotonic() - start
+            for key, text in (("no_flip", "no flip"), ("flip_sum", "flip-sum")):
+                if key in entry["lfw"]:
+                    roc = entry["lfw"][key]["roc"]
+                    roc_curves[f"{model.name} ({text}), acc "
+                               f"{100 * entry['lfw'][key]['accuracy_mean']:.2f}%"] = (
+                        roc["fpr"], roc["tpr"])
+            print(report.summary_line(f"{model.name} LFW", entry["lfw"]), flush=True)
+        for bin_path in FLAGS.bin:
+            result = evaluate_bin(bin_path, model, flip=FLAGS.flip, fars=fars,
+                                  use_cache=FLAGS.cache)
+            entry.setdefault("bins", {})[Path(bin_path).stem] = result
+            print(report.summary_line(f"{model.name} {Path(bin_path).stem}", result), flush=True)
+        if FLAGS.ident_dir:
+            result = _identification(model, fars)
+            entry["identification"] = result
+            ident_curves[model.name] = ([r["distractors"] for r in result["rank1"]],
+                                        [r["rate"] for r in result["rank1"]])
+            rank1 = result["rank1"][-1]
+            print(f"{model.name} identification: rank-1 {100 * rank1['rate']:.2f}% with "
+                  f"{rank1['distractors']} distractors ({result['probes']} probes, "
+                  f"{result['gallery']} identities)", flush=True)
+        entries.append(entry)
+
+    settings = {k: FLAGS[k].value for k in ("lfw_dir", "lfw_folds", "align", "flip", "bin",
+                                            "ident_dir", "distractors_dir",
+                                            "synthetic_distractors", "far", "input_mean",
+                                            "input_std", "normalization_inside")}
+    settings["lfw_dir"] = str(lfw_dir)
+    written = [report.write_json({"created": stamp, "command": " ".join(sys.argv),
+                                  "settings": settings, "models": entries},
+                                 out / "report.json")]
+    if roc_curves:
+        written.append(report.plot_roc(roc_curves, out / "roc.png"))
+    if ident_curves:
+        written.append(report.plot_identification(ident_curves, out / "identification.png"))
+    _log("wrote " + ", ".join(str(p) for p in written))
+
+
+def run():
+    """Console-script entry point."""
+    from mobiface_tf.cli.common import run_main
+
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()
