@@ -1,0 +1,131 @@
+"""`mobiface-train`: train a registered model with a margin loss; rerun the same command to resume.
+
+With no flags it runs the main job: the `demo` preset on the default data (the aligned CelebA
+subset plus the LFW people of folds 1-9, validated on the pairs of fold 10), aligning the shared
+data first with `mobiface-align` when `work/aligned/{celeba,lfw}` are not there yet. Every
+field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
+--lr_boundaries=400,600 --noprogress`); the resolved configuration lands in
+`<run_dir>/config.json`. See `mobiface_tf.train.trainer` for the run folder's layout.
+
+Examples:
+    mobiface-train                                      # the main job (demo preset)
+    mobiface-train --preset=paper --mixed_precision     # section 4.2's recipe on GPUs
+    mobiface-train --train_dirs=/data/aligned/casia --nolfw_train --run_dir=work/runs/casia
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
+    "index": 0}}' mobiface-train --preset=paper          # one process per machine, index 0, 1
+"""
+
+import dataclasses
+import subprocess
+import sys
+
+from absl import flags
+
+from mobiface_tf.cli.common import run_main
+from mobiface_tf.train.config import PRESETS, TrainConfig, field_types
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Starting configuration; other flags override its fields.")
+flags.DEFINE_list("compare_runs", None, "Print a Markdown table comparing these run folders' validation accuracy, "
+                  "then exit (no training).")
+
+_HELP = {
+    "model": "Registered model name (mobiface, flipped_mobiface, mobilefacenet, mobilenet_v1).",
+    "loss": "softmax | arcface | cosface | combined.",
+    "batch_size": "Global batch size, split over replicas.",
+    "lr_boundaries": "Comma-separated iterations where the learning rate is multiplied by --lr_decay.",
+    "train_dirs": "Comma-separated aligned trees <root>/<identity>/<img>.jpg (default: work/aligned/celeba).",
+    "val_folds": "Comma-separated LFW folds (1-10) validated on and kept out of training.",
+    "run_dir": "Run folder (default work/runs/<preset>-<model>); an existing one is resumed.",
+    "mixed_precision": "mixed_float16 compute (GPUs).",
+    "progress": "Show a progress bar (--noprogress to hide).",
+    "lfw_train": "Train on the LFW people of the folds outside --val_folds too.",
+}
+for _field in dataclasses.fields(TrainConfig):
+    if _field.name == "preset":
+        continue
+    _help = _HELP.get(_field.name, f"Override TrainConfig.{_field.name} (preset value by default).")
+    if field_types()[_field.name] is bool:
+        flags.DEFINE_boolean(_field.name, None, _help)
+    else:
+        flags.DEFINE_string(_field.name, None, _help)
+
+_DATA_FLAGS = ("train_dirs", "lfw_aligned")
+
+
+def _overrides():
+    return {
+        f.name: FLAGS[f.name].value
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "preset" and FLAGS[f.name].value is not None
+    }
+
+
+def align_default_data(config, log=print):
+    """Run `mobiface-align` for the default job's aligned trees that do not exist yet.
+
+    Raises DataNotFoundError, saying how to get the data, when the raw shared data is absent.
+    """
+    from mobiface_tf import paths
+    from mobiface_tf.errors import DataNotFoundError
+    from mobiface_tf.train import trainer
+
+    data = paths.data_root()
+    lfw_raw = trainer.lfw_dir_of(config)
+    jobs = [(data / "celeba_subset" / "images", trainer.default_train_dirs()[0], [])]
+    if config.lfw_train:
+        jobs.append((lfw_raw / "images", trainer.lfw_aligned_of(config), ["--landmarks", str(lfw_raw / "landmarks_5pt.txt")]))
+    for raw, aligned, extra in jobs:
+        if aligned.is_dir():
+            continue  # an interrupted alignment is finished with `make align` (it resumes)
+        if not raw.is_dir():
+            raise DataNotFoundError(
+                "face data not found: set MOBIFACE_DATA (or `make train DATA=...`) to the folder holding "
+                "celeba_subset/ and lfw/, or pass --train_dirs=<aligned tree> --nolfw_train",
+                raw,
+            )
+        log(f"aligning {raw} -> {aligned} (once; later runs reuse it)")
+        command = [sys.executable, "-c", "from mobiface_tf.cli.align import run; run()",
+                   f"--input_dir={raw}", f"--output_dir={aligned}", *extra]
+        status = subprocess.run(command, check=False).returncode
+        if status != 0:
+            raise DataNotFoundError(f"mobiface-align failed with exit status {status}", aligned)
+
+
+def main(argv):
+    """Resolve the configuration from the preset and flags, align if needed, train."""
+    if len(argv) > 1:
+        from mobiface_tf.errors import BadInputError
+
+        raise BadInputError(f"unexpected arguments {argv[1:]}; settings are --flags")
+    from absl import logging
+
+    from mobiface_tf.train.config import resolve_config
+
+    logging.set_verbosity(logging.WARNING)  # TF's checkpoint saver logs every save at INFO
+    if FLAGS.compare_runs:
+        from mobiface_tf.train.trainer import compare_runs
+
+        print(compare_runs(FLAGS.compare_runs))
+        return
+
+    config = resolve_config(FLAGS.preset, _overrides())
+    # The strategy must exist before other TensorFlow work (multi-worker collectives).
+    from mobiface_tf.train import trainer
+
+    strategy = trainer.make_strategy()
+    if not config.train_dirs and not config.lfw_aligned:
+        align_default_data(config)
+    summary = trainer.train(config, strategy=strategy)
+    print(f"done: {summary['run_dir']} at step {summary['step']}, loss {summary['loss']:.4f}, "
+          f"best LFW accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else
+          f"done: {summary['run_dir']} at step {summary['step']}, loss {summary['loss']:.4f}")
+
+
+def run():
+    """Console-script entry point."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()

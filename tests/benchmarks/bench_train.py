@@ -1,0 +1,67 @@
+"""Training throughput (images/s) of each registered model: cached tensors vs the real tf.data input.
+
+Prints a Markdown table; not a pytest test. Run from the project root:
+
+    .venv/bin/python tests/benchmarks/bench_train.py [--models mobiface,mobilefacenet]
+        [--batch_sizes 64,128] [--steps 5] [--data work/aligned/celeba]
+
+Each configuration builds the trainer's own train step (`trainer.build_train_state`: ArcFace
+head, SGD momentum, coupled weight decay) under the default strategy (all local CPUs, or one
+GPU), runs 2 untimed steps (tracing), then times `--steps` steps. "cached" feeds one batch of real
+faces held in memory; "tf.data" reads, decodes, shuffles and flips JPEGs from an aligned tree as
+training does. When the two agree, the input pipeline keeps up.
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None, help="comma-separated names (default: all registered)")
+    parser.add_argument("--batch_sizes", default="64,128")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--data", default=None, help="aligned tree (default: work/aligned/celeba)")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from mobiface_tf import paths
+    from mobiface_tf.data.sources import list_identity_tree
+    from mobiface_tf.models.registry import list_models
+    from mobiface_tf.train import trainer
+    from mobiface_tf.train.config import resolve_config
+
+    data = args.data or paths.work_root() / "aligned" / "celeba"
+    image_paths, labels, names = list_identity_tree(data)
+    training = trainer.TrainingSet(image_paths, labels, names, [str(data)])
+    strategy = tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    print(f"device: {devices[0].name} ({len(devices)}), {os.cpu_count()} CPUs visible; data: {data} "
+          f"({len(image_paths)} images, {len(names)} classes); {args.steps} timed steps after 2 untimed")
+    print("| model | batch | input | images/s | s/step |")
+    print("|---|---:|---|---:|---:|")
+    for model in (args.models.split(",") if args.models else list_models()):
+        for batch_size in (int(b) for b in args.batch_sizes.split(",")):
+            config = resolve_config("demo", {"model": model, "batch_size": batch_size, "warmup_steps": 0})
+            state = trainer.build_train_state(config, training.num_classes, strategy)
+            real = trainer.make_dataset_fn(training, config, seed=0)
+            batch = next(iter(real(tf.distribute.InputContext())))
+            cached = lambda _context, batch=batch: tf.data.Dataset.from_tensors(batch).repeat()  # noqa: E731
+            for input_name, dataset_fn in (("cached", cached), ("tf.data", real)):
+                iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+                for _ in range(2):
+                    float(state.train_step(iterator)[0])
+                start = time.perf_counter()
+                for _ in range(args.steps):
+                    float(state.train_step(iterator)[0])
+                seconds = (time.perf_counter() - start) / args.steps
+                print(f"| {model} | {batch_size} | {input_name} | {batch_size / seconds:.1f} | {seconds:.2f} |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

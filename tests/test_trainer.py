@@ -1,0 +1,105 @@
+"""The trainer on tiny synthetic data: run folder, validation records, protocol, divergence."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import write_identity_tree, write_lfw
+
+from mobiface_tf.errors import BadInputError, TrainingDivergedError
+from mobiface_tf.train import trainer
+from mobiface_tf.train.config import resolve_config
+
+
+@pytest.fixture()
+def data(tmp_path, monkeypatch):
+    # Evaluation caches go under MOBIFACE_WORK: keep them out of the real work/ folder.
+    monkeypatch.setenv("MOBIFACE_WORK", str(tmp_path / "work"))
+    tree = write_identity_tree(tmp_path / "tree", [f"id{i}" for i in range(5)])
+    lfw = write_lfw(tmp_path / "lfw")
+    return tree, lfw
+
+
+def _config(tmp_path, tree, lfw, **overrides):
+    values = {
+        "train_dirs": str(tree),
+        "lfw_dir": str(lfw),
+        "lfw_aligned": str(lfw / "images"),
+        "input_size": "32",
+        "embedding_size": "16",
+        "run_dir": str(tmp_path / "run"),
+        "progress": "false",
+    }
+    values.update(overrides)
+    return resolve_config("smoke", values)
+
+
+def test_training_set_keeps_validation_people_out(tmp_path, data):
+    tree, lfw = data
+    training = trainer.gather_training_set(_config(tmp_path, tree, lfw))
+    assert training.num_classes == 5 + 18
+    assert not {"P9_0", "P9_1"} & set(training.class_names)
+    assert {"P0_0", "P8_1"} <= set(training.class_names)
+    assert len(training.paths) == 5 * 4 + 18 * 3
+    assert sorted(set(training.labels.tolist())) == list(range(training.num_classes))
+
+    folds_1_to_8 = trainer.gather_training_set(_config(tmp_path, tree, lfw, val_folds="9,10"))
+    assert folds_1_to_8.num_classes == 5 + 16
+
+    with pytest.raises(BadInputError, match="validation-fold people"):
+        trainer.gather_training_set(_config(tmp_path, lfw / "images", lfw, lfw_train="false"))
+
+
+def test_min_images_drops_small_identities(tmp_path, data):
+    tree, lfw = data
+    training = trainer.gather_training_set(_config(tmp_path, tree, lfw, min_images="4"))
+    assert training.num_classes == 5 and len(training.paths) == 20
+
+
+@pytest.mark.slow
+def test_train_writes_the_documented_run_folder(tmp_path, data):
+    tree, lfw = data
+    config = _config(tmp_path, tree, lfw, eval_every="3", max_steps="6")
+    summary = trainer.train(config, log=lambda line: None)
+    run = tmp_path / "run"
+    assert summary["step"] == 6 and summary["resumed_from"] == 0
+    assert json.loads((run / "config.json").read_text())["max_steps"] == 6
+
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6]
+    assert all(0.0 <= r["lfw_accuracy"] <= 1.0 and np.isfinite(r["loss"]) for r in records)
+    assert records[0]["lr"] == pytest.approx(0.01) and records[1]["lr"] == pytest.approx(0.001)
+
+    for name in ("best.keras", "final.keras"):
+        model = keras.saving.load_model(run / name)
+        assert model.output_shape == (None, 16)
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-6")
+
+    tags = set()
+    for event_file in (run / "logs").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {value.tag for value in event.summary.value}
+    assert {"loss", "lr", "images_per_s", "lfw_accuracy"} <= tags
+
+
+@pytest.mark.slow
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data):
+    tree, lfw = data
+    # Two sane steps (checkpointed at step 2), then a learning rate of 1e28.
+    config = _config(
+        tmp_path, tree, lfw, lfw_train="false", eval_every="0", max_steps="20",
+        learning_rate="0.01", lr_boundaries="2", lr_decay="1e30", checkpoint_every="2",
+    )
+    with pytest.raises(TrainingDivergedError, match="ckpt-2") as raised:
+        trainer.train(config, log=lambda line: None)
+    assert "\n" not in str(raised.value)
+    run = tmp_path / "run"
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
+    assert not (run / "final.keras").exists()
+    reader = tf.train.load_checkpoint(str(run / "checkpoints" / "ckpt-2"))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
