@@ -21,7 +21,7 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import run_main
+from mobiface_tf.cli.common import Progress, run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Raw photos, one folder per identity: <input_dir>/<identity>/<photo>.")
@@ -93,15 +93,15 @@ def main(argv):
         report.writerow(["path", "reason", "detail"])
         for row in failures:
             report.writerow(row)
-        progress = _Progress(len(jobs))
-        for relpath, reason, detail in _run_jobs(jobs, settings, workers):
+        progress = Progress("images")
+        for done, (relpath, reason, detail) in enumerate(_run_jobs(jobs, settings, workers), 1):
             if reason is None:
                 aligned += 1
             else:
                 failures.append((relpath, reason, detail))
                 report.writerow([relpath, reason, detail])
                 report_file.flush()
-            progress.update(aligned, len(failures))
+            progress(done, len(jobs), f"{aligned} aligned, {len(failures)} failed")
         progress.close()
     seconds = time.monotonic() - started
     processed = len(jobs)
@@ -278,35 +278,6 @@ def _write_jpeg(crop, target):
     finally:
         if partial.exists():
             partial.unlink()
-
-
-class _Progress:
-    """One-line counter on stderr: redrawn in place on a terminal, a line every 30 s in a log."""
-
-    def __init__(self, total):
-        self.total = total
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.interactive = sys.stderr.isatty()
-        self.done = 0
-
-    def update(self, aligned, failed):
-        self.done += 1
-        now = time.monotonic()
-        interval = 0.2 if self.interactive else 30.0
-        if now - self.last < interval and self.done < self.total:
-            return
-        self.last = now
-        rate = self.done / max(now - self.started, 1e-9)
-        line = f"{self.done}/{self.total} done ({aligned} aligned, {failed} failed), {rate:.1f} images/s"
-        if self.interactive:
-            print(f"\r{line}", end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.interactive and self.done:
-            print(file=sys.stderr)
 
 
 def run():

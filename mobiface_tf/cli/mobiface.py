@@ -1,0 +1,292 @@
+"""`mobiface`: verify two photos, embed a folder, enroll a gallery, identify a photo.
+
+    mobiface verify A.jpg B.jpg [--json] [--model M] [--face largest|all|error] [--threshold T]
+    mobiface embed DIR --out embeddings.npz [--face ...]
+    mobiface enroll DIR --gallery gallery.npz [--append]
+    mobiface identify PHOTO --gallery gallery.npz [--top_k 5] [--json]
+
+The model is the bundled one unless `--model` names a run folder, a `.keras` or a `.tflite`.
+`verify` exits 0 whether the faces match or not (the answer is printed); errors exit with their
+own codes: 2 bad argument, 3 unreadable image, 4 no face, 5 several faces under `--face error`,
+6 unusable model, each with one line on stderr. `embed` and `enroll` skip and report files that
+fail and exit 1 only when no file gave a face.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from absl import flags
+
+from mobiface_tf.cli.common import Progress, native_stderr_silenced, run_main
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A run folder, .keras or .tflite; default: the bundled model.")
+flags.DEFINE_enum(
+    "face",
+    "largest",
+    ["largest", "central", "all", "error"],
+    "Which face of a photo counts: the largest, the most central, all of them (verify: the best "
+    "matching pair; identify: each face), or error when a photo holds several.",
+)
+flags.DEFINE_float("threshold", None, "Cosine threshold for a match; default: the model's own (with its FAR).")
+flags.DEFINE_bool("json", False, "verify / identify: print the result as JSON.")
+flags.DEFINE_bool("aligned", False, "Inputs are already aligned 112x112 crops: skip detection.")
+flags.DEFINE_integer("num_threads", None, "CPU threads for the model and the detector (default: the libraries').")
+flags.DEFINE_string("out", None, "embed: the .npz to write (embeddings, paths, boxes, landmarks).")
+flags.DEFINE_string("gallery", None, "enroll / identify: the gallery .npz.")
+flags.DEFINE_bool("append", False, "enroll: add to an existing gallery instead of replacing it.")
+flags.DEFINE_integer("top_k", 5, "identify: how many identities to list.")
+flags.DEFINE_enum("aggregate", "mean", ["mean", "max"], "identify: score an identity by its mean template or its closest face.")
+
+COMMANDS = ("verify", "embed", "enroll", "identify")
+# The library's policy names; "error" reads better on a command line than "single".
+_POLICY = {"largest": "largest", "central": "central", "all": "all", "error": "single"}
+
+
+def main(argv):
+    """Dispatch to the subcommand named by the first positional argument."""
+    from mobiface_tf.errors import BadInputError
+
+    args = argv[1:]
+    if not args or args[0] not in COMMANDS:
+        got = repr(args[0]) if args else "nothing"
+        raise BadInputError(f"usage: mobiface {{{'|'.join(COMMANDS)}}} ARGS... (got {got}); see mobiface --help")
+    command, operands = args[0], args[1:]
+    return {"verify": verify, "embed": embed, "enroll": enroll, "identify": identify}[command](operands)
+
+
+def verify(operands):
+    """`mobiface verify A B`: same person or not, similarity, threshold, FAR, face boxes."""
+    image_a, image_b = _operands(operands, 2, "verify A.jpg B.jpg")
+    _check_readable(image_a, image_b)
+    embedder = _embedder()
+    result = embedder.verify(image_a, image_b, aligned=FLAGS.aligned)
+    source = "--threshold" if FLAGS.threshold is not None else embedder.threshold[2]
+    if FLAGS.json:
+        record = {"image_a": image_a, "image_b": image_b, "model": embedder.model_identity()["name"]}
+        record.update(result.to_dict())
+        record["threshold_source"] = source
+        print(json.dumps(record, indent=2))
+        return 0
+    verdict = "same person" if result.verified else "different people"
+    relation = ">=" if result.verified else "<"
+    print(f"{verdict}: similarity {result.similarity:.4f} {relation} threshold {result.threshold:.4f} ({_far_text(result.far, source)})")
+    for label, path, faces, chosen in (("A", image_a, result.faces_a, result.pair[0]), ("B", image_b, result.faces_b, result.pair[1])):
+        for k, face in enumerate(faces):
+            mark = "*" if len(faces) > 1 and k == chosen else " "
+            print(f"  {label}{mark} {path}: {_face_text(face)}")
+    timing = ", ".join(f"{stage} {ms:.0f}" for stage, ms in result.timing.items())
+    print(f"  time (ms): {timing}")
+    return 0
+
+
+def embed(operands):
+    """`mobiface embed DIR --out FILE.npz`: every face of every image under DIR."""
+    import numpy as np
+
+    from mobiface_tf.errors import BadInputError
+
+    (folder,) = _operands(operands, 1, "embed DIR --out embeddings.npz")
+    if not FLAGS.out:
+        raise BadInputError("embed needs --out FILE.npz")
+    paths = _list_images(folder)
+    embedder = _embedder()
+    progress = Progress("images")
+    result, skipped = embedder.embed_files(paths, progress=progress)
+    progress.close()
+    _report_skipped(skipped)
+    faces = result.faces
+    identity = embedder.model_identity()
+    out = Path(FLAGS.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as stream:  # a file object keeps numpy from appending ".npz"
+        np.savez(
+            stream,
+            embeddings=result.embeddings,
+            paths=np.array([paths[i] for i in result.image_index], dtype=str).reshape(len(result)),
+            boxes=np.array([_or_nan(f, "box", (4,)) for f in faces], np.float32).reshape(-1, 4),
+            scores=np.array([f.score if f is not None else np.nan for f in faces], np.float32),
+            landmarks5=np.array([_or_nan(f, "landmarks5", (5, 2)) for f in faces], np.float32).reshape(-1, 5, 2),
+            skipped=np.array([str(p) for p, _ in skipped], dtype=str).reshape(len(skipped)),
+            skipped_reasons=np.array([str(e) for _, e in skipped], dtype=str).reshape(len(skipped)),
+            model_name=np.array(identity["name"]),
+            model_embedding_size=np.array(identity["embedding_size"], np.int64),
+            model_hash=np.array(identity["hash"] or ""),
+        )
+    files_ok = len(set(result.image_index.tolist()))
+    print(f"embedded {len(result)} faces from {files_ok} of {len(paths)} images into {out}; skipped {len(skipped)}")
+    return 0 if len(result) else 1
+
+
+def enroll(operands):
+    """`mobiface enroll DIR --gallery FILE.npz`: one identity per sub-folder of DIR."""
+    from mobiface_tf.gallery import Gallery
+
+    (folder,) = _operands(operands, 1, "enroll DIR --gallery gallery.npz")
+    gallery_path = _gallery_flag()
+    embedder = _embedder()
+    if FLAGS.append and gallery_path.exists():
+        gallery = Gallery.load(gallery_path, embedder=embedder)
+    else:
+        gallery = Gallery(embedder)
+    before = len(gallery.names)
+    progress = Progress("images")
+    report = gallery.enroll_tree(folder, progress=progress)
+    progress.close()
+    _report_skipped(report.skipped)
+    for name in report.empty:
+        print(f"not enrolled: {name} (no usable face in its folder)", file=sys.stderr)
+    gallery.save(gallery_path)
+    faces = sum(report.enrolled.values())
+    print(
+        f"enrolled {faces} faces of {len(report.enrolled)} identities into {gallery_path} "
+        f"({len(gallery.names)} identities, {len(gallery)} faces in all; {before} before); "
+        f"skipped {len(report.skipped)} files"
+    )
+    return 0 if faces else 1
+
+
+def identify(operands):
+    """`mobiface identify PHOTO --gallery FILE.npz`: the top-k enrolled identities per face."""
+    from mobiface_tf.gallery import Gallery
+
+    (photo,) = _operands(operands, 1, "identify PHOTO --gallery gallery.npz")
+    gallery_path = _gallery_flag()
+    _check_readable(photo)
+    embedder = _embedder()
+    gallery = Gallery.load(gallery_path, embedder=embedder)
+    found = embedder.embed(photo, aligned=FLAGS.aligned)
+    threshold = embedder.threshold
+    records = []
+    for row, face in enumerate(found.faces):
+        matches = gallery.identify(found.embeddings[row], top_k=FLAGS.top_k, aggregate=FLAGS.aggregate)
+        records.append({"face": face, "matches": matches})
+    if FLAGS.json:
+        from mobiface_tf.inference import face_to_dict
+
+        print(json.dumps({
+            "image": photo,
+            "gallery": str(gallery_path),
+            "threshold": None if threshold is None else threshold[0],
+            "far": None if threshold is None else threshold[1],
+            "faces": [
+                {
+                    "face": face_to_dict(r["face"]),
+                    "matches": [{"name": n, "similarity": round(s, 6)} for n, s in r["matches"]],
+                    "identified": _identified(r["matches"], threshold),
+                }
+                for r in records
+            ],
+        }, indent=2))
+        return 0
+    for record in records:
+        name = _identified(record["matches"], threshold)
+        if threshold is None:
+            verdict = "no threshold known (pass --threshold): ranking only"
+        elif name is None:
+            verdict = f"unknown: no identity reaches threshold {threshold[0]:.4f} ({_far_text(threshold[1], threshold[2])})"
+        else:
+            verdict = f"identified as {name} (threshold {threshold[0]:.4f}, {_far_text(threshold[1], threshold[2])})"
+        print(f"{photo}: {_face_text(record['face'])}: {verdict}")
+        for rank, (candidate, similarity) in enumerate(record["matches"], 1):
+            print(f"  {rank}. {candidate}  {similarity:.4f}")
+    return 0
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _embedder():
+    from mobiface_tf.inference import FaceEmbedder
+
+    with native_stderr_silenced():
+        embedder = FaceEmbedder(
+            model=FLAGS.model,
+            face_policy=_POLICY[FLAGS.face],
+            num_threads=FLAGS.num_threads,
+            threshold=FLAGS.threshold,
+        )
+        # The detector imports TensorFlow later; start it here, where its start-up lines are
+        # silenced, and probe the (absent) GPU, which logs too.
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    return embedder
+
+
+def _operands(operands, count, usage):
+    from mobiface_tf.errors import BadInputError
+
+    if len(operands) != count:
+        raise BadInputError(f"usage: mobiface {usage} (got {len(operands)} operands: {operands})")
+    return operands
+
+
+def _check_readable(*paths):
+    """Read each image once before TensorFlow starts, so a bad file fails in a fraction of a second."""
+    from mobiface_tf.data.images import load_rgb
+
+    for path in paths:
+        load_rgb(path)
+
+
+def _gallery_flag():
+    from mobiface_tf.errors import BadInputError
+
+    if not FLAGS.gallery:
+        raise BadInputError("this command needs --gallery FILE.npz")
+    return Path(FLAGS.gallery)
+
+
+def _list_images(folder):
+    """Image files under `folder`, recursively, sorted; hidden entries skipped."""
+    from mobiface_tf.data.sources import IMAGE_EXTENSIONS
+    from mobiface_tf.errors import DataNotFoundError
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataNotFoundError("no such folder", path=root)
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        found.extend(
+            os.path.join(directory, f) for f in sorted(files) if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
+        )
+    if not found:
+        raise DataNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under this folder", path=root)
+    return found
+
+
+def _report_skipped(skipped):
+    for _, error in skipped:
+        print(f"skipped: {error}", file=sys.stderr)
+
+
+def _identified(matches, threshold):
+    if threshold is None or not matches or matches[0][1] < threshold[0]:
+        return None
+    return matches[0][0]
+
+
+def _far_text(far, source):
+    if far is None:
+        return f"threshold from {source}, FAR unknown"
+    return f"FAR {far:g}, {source}"
+
+
+def _face_text(face):
+    if face is None:
+        return "aligned crop"
+    x, y, w, h = (float(v) for v in face.box)
+    return f"face at x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f} (score {face.score:.3f})"
+
+
+def _or_nan(face, attribute, shape):
+    import numpy as np
+
+    return np.full(shape, np.nan, np.float32) if face is None else getattr(face, attribute)
+
+
+def run():
+    """Console-script entry point."""
+    run_main(main)

@@ -1,0 +1,142 @@
+"""The `mobiface` command, run as a user runs it: exit codes, one-line errors, real photos."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobiface_tf.errors import ImageReadError, ModelLoadError, MultipleFacesError, NoFaceError
+
+_ENTRY = "from mobiface_tf.cli.mobiface import run; run()"
+
+
+def mobiface(*args, timeout=300):
+    """Run `mobiface ARGS` in a fresh interpreter; returns the CompletedProcess (text)."""
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command must be quiet by itself
+    return subprocess.run(
+        [sys.executable, "-c", _ENTRY, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def assert_one_line_error(result, exit_code, *fragments):
+    """Exit code as given, exactly one line on stderr, naming what went wrong, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == exit_code, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from helpers import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+def _lfw(lfw_dir, name, number=1):
+    return lfw_dir / "images" / name / f"{name}_{number:04d}.jpg"
+
+
+def test_corrupt_file_exits_3_with_one_line(tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    result = mobiface("verify", corrupt, corrupt)
+    assert_one_line_error(result, ImageReadError.exit_code, str(corrupt))
+    assert result.stdout == ""
+
+
+def test_missing_model_exits_6_with_one_line(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photo)
+    result = mobiface("verify", photo, photo, "--model", tmp_path / "absent.tflite")
+    assert_one_line_error(result, ModelLoadError.exit_code, "absent.tflite", "no such model")
+
+
+def test_usage_errors_exit_2():
+    assert_one_line_error(mobiface("compare", "a.jpg"), 2, "usage: mobiface")
+    assert_one_line_error(mobiface("verify", "only_one.jpg"), 2, "verify A.jpg B.jpg")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_no_face_exits_4_and_several_faces_exit_5(tiny_model, lfw_dir, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
+    photo = _lfw(lfw_dir, "Aaron_Eckhart")
+    assert_one_line_error(
+        mobiface("verify", photo, blank, "--model", tiny_model, "--threshold", 0.5), NoFaceError.exit_code, "blank.png", "no face"
+    )
+    two = tmp_path / "two.png"
+    canvas = Image.new("RGB", (300, 150))
+    canvas.paste(Image.open(photo), (0, 0))
+    canvas.paste(Image.open(_lfw(lfw_dir, "AJ_Cook")), (150, 0))
+    canvas.save(two)
+    result = mobiface("verify", photo, two, "--model", tiny_model, "--threshold", 0.5, "--face", "error")
+    assert_one_line_error(result, MultipleFacesError.exit_code, "two.png", "2 faces")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_verify_same_photo_json_and_exif_rotated_text(tiny_model, lfw_dir, tmp_path):
+    photo = _lfw(lfw_dir, "Aaron_Eckhart")
+    result = mobiface("verify", photo, photo, "--model", tiny_model, "--threshold", 0.5, "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    record = json.loads(result.stdout)
+    assert record["verified"] is True and record["similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert record["threshold"] == 0.5 and record["far"] is None and record["threshold_source"] == "--threshold"
+    assert len(record["faces_a"]) == 1 and len(record["faces_a"][0]["box"]) == 4
+    assert set(record["timing_ms"]) == {"load", "detect", "align", "embed"}
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned 90 degrees counter-clockwise; viewers turn it back
+    rotated = tmp_path / "rotated.jpg"
+    Image.open(photo).rotate(90, expand=True).save(rotated, quality=100, exif=exif)
+    result = mobiface("verify", photo, rotated, "--model", tiny_model, "--threshold", 0.9)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("same person: similarity "), result.stdout
+    assert float(result.stdout.split()[3]) > 0.97
+    assert "face at x=" in result.stdout and "FAR unknown" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_embed_enroll_identify(tiny_model, lfw_dir, tmp_path):
+    people = ["Abdullah_Gul", "Adrien_Brody"]
+    root = tmp_path / "people"
+    for name in people:
+        (root / name).mkdir(parents=True)
+        for number in (1, 2):
+            (root / name / f"{name}_{number:04d}.jpg").write_bytes(_lfw(lfw_dir, name, number).read_bytes())
+    (root / people[0] / "corrupt.jpg").write_bytes(b"GIF89a nonsense")
+
+    out = tmp_path / "out" / "embeddings.npz"
+    result = mobiface("embed", root, "--out", out, "--model", tiny_model)
+    assert result.returncode == 0, result.stderr
+    assert "skipped: " in result.stderr and "corrupt.jpg" in result.stderr
+    assert "embedded 4 faces from 4 of 5 images" in result.stdout
+    with np.load(out, allow_pickle=False) as stored:
+        assert stored["embeddings"].shape == (4, 32)
+        assert stored["boxes"].shape == (4, 4) and stored["landmarks5"].shape == (4, 5, 2)
+        assert [p.endswith("corrupt.jpg") for p in stored["skipped"]] == [True]
+        np.testing.assert_allclose(np.linalg.norm(stored["embeddings"], axis=1), 1.0, rtol=1e-5)
+
+    gallery = tmp_path / "gallery.npz"
+    result = mobiface("enroll", root, "--gallery", gallery, "--model", tiny_model)
+    assert result.returncode == 0, result.stderr
+    assert "enrolled 4 faces of 2 identities" in result.stdout and "skipped 1 files" in result.stdout
+
+    probe = root / people[1] / f"{people[1]}_0002.jpg"
+    result = mobiface("identify", probe, "--gallery", gallery, "--model", tiny_model, "--aggregate", "max", "--top_k", 2, "--json")
+    assert result.returncode == 0, result.stderr
+    (face,) = json.loads(result.stdout)["faces"]
+    assert [m["name"] for m in face["matches"]][0] == people[1]
+    assert face["matches"][0]["similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert face["identified"] is None  # no threshold: ranking only
