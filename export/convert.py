@@ -51,7 +51,7 @@ def check_face_model(model, label):
 
 
 def load_face_model(path):
-    """Load the Keras model of a run folder (`checkpoints/best.keras`, ...) or a `.keras` file.
+    """Load the Keras model of a run folder (`best.keras`, else `final.keras`) or a `.keras` file.
 
     Returns:
         (model, checkpoint path, run config dict or None).

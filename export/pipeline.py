@@ -16,7 +16,7 @@ def export_run(model_path, out_dir, *, precisions=convert.PRECISIONS, calibratio
     """Export a run folder or `.keras` face model and check every file against the Keras model.
 
     Args:
-        model_path: a training run folder (`checkpoints/best.keras`, ...) or a `.keras` file.
+        model_path: a training run folder (`best.keras`, else `final.keras`) or a `.keras` file.
         out_dir: where `<name>_<precision>.tflite`, its `.json` and `parity.json` go.
         precisions: subset of `convert.PRECISIONS`.
         calibration_dir: aligned `<identity>/<file>.jpg` training faces; int8 calibrates on

@@ -188,15 +188,14 @@ def load_embedding_model(path, *, input_mean=None, input_std=None, normalization
 
 
 def run_checkpoint(run_dir):
-    """The `.keras` file a run folder stands for: best, else final, else the newest checkpoint."""
-    checkpoints = Path(run_dir) / "checkpoints"
+    """The `.keras` file a training run folder stands for: `best.keras` (best validation
+    accuracy), else `final.keras`, the layout `mobiface_tf.train.trainer` writes."""
+    run_dir = Path(run_dir)
     for name in ("best.keras", "final.keras"):
-        if (checkpoints / name).is_file():
-            return checkpoints / name
-    candidates = sorted(checkpoints.glob("*.keras"), key=lambda p: (p.stat().st_mtime, p.name))
-    if not candidates:
-        raise ModelLoadError("run folder has no checkpoints/*.keras", run_dir)
-    return candidates[-1]
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise ModelLoadError("run folder has no best.keras or final.keras yet (is training still "
+                         "in its first evaluation interval?)", run_dir)
 
 
 def _load_run_folder(path, **kwargs):

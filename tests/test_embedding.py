@@ -1,7 +1,6 @@
 """The model loader: .keras, SavedModel, run folder and .tflite give the same embeddings."""
 
 import json
-import os
 
 import keras
 import numpy as np
@@ -61,20 +60,18 @@ def test_keras_file_and_from_keras_match_the_model(tmp_path):
     assert wrapped.fingerprint is None and len(loaded.fingerprint) == 16
 
 
-def test_run_folder_picks_best_then_final_then_newest(tmp_path):
+def test_run_folder_picks_best_then_final(tmp_path):
+    # The layout mobiface_tf.train.trainer writes: run_dir/{config.json,best.keras,final.keras}.
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"model": "tiny"}))
-    with pytest.raises(ModelLoadError, match="no checkpoints"):
+    with pytest.raises(ModelLoadError, match="no best.keras or final.keras"):
         load_embedding_model(run)
-    _tiny(seed=1).save(run / "checkpoints" / "epoch_001.keras")
-    _tiny(seed=2).save(run / "checkpoints" / "epoch_002.keras")
-    os.utime(run / "checkpoints" / "epoch_001.keras", (1, 1))
-    assert run_checkpoint(run).name == "epoch_002.keras"
-    _tiny(seed=3).save(run / "checkpoints" / "final.keras")
+    _tiny(seed=3).save(run / "final.keras")
     assert run_checkpoint(run).name == "final.keras"
     best = _tiny(seed=4)
-    best.save(run / "checkpoints" / "best.keras")
+    best.save(run / "best.keras")
+    assert run_checkpoint(run).name == "best.keras"
     loaded = load_embedding_model(run)
     faces = _faces(3)
     np.testing.assert_allclose(loaded.embed(faces), _reference(best, faces), rtol=1e-4,
