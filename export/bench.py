@@ -58,11 +58,31 @@ def spread_prelu_slopes(model, seed=0):
             layer.set_weights([rng.uniform(0.0, 0.5, shape).astype(np.float32)])
 
 
+# MobiFace with ReLU is what the demo preset trains: the variant whose int8 graph XNNPACK fuses.
+DEFAULT_EXTRA_MODELS = ("mobiface:activation=relu",)
+
+
+def parse_model_spec(spec):
+    """`"name"` or `"name:key=value,key=value"` -> (name, builder kwargs), e.g.
+    `"mobiface:activation=relu"`; whole numbers become ints (`embedding_size=128`)."""
+    name, _, options = spec.partition(":")
+    kwargs = {}
+    for item in filter(None, options.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            from mobiface_tf.errors import BadInputError
+
+            raise BadInputError(f"model spec {spec!r}: options are key=value, received {item!r}")
+        value = value.strip()
+        kwargs[key.strip()] = int(value) if value.isdigit() else value
+    return name, kwargs
+
+
 def build_variants(model_names, precisions, calibration_faces, *, native_prelu=True, log=print):
-    """Build each registered model (random init, 112x112) and convert it at each precision.
+    """Build each model (random init, 112x112) and convert it at each precision.
 
     Args:
-        model_names: registry names.
+        model_names: model specs (`parse_model_spec`): registry names with optional options.
         precisions: subset of `convert.PRECISIONS`.
         calibration_faces: faces (N, 112, 112, 3) for full-integer int8.
         native_prelu: also convert int8 without the PReLU rewrite for models with PReLU.
@@ -71,7 +91,8 @@ def build_variants(model_names, precisions, calibration_faces, *, native_prelu=T
 
     variants = []
     for name in model_names:
-        model = registry.build_model(name)
+        registry_name, kwargs = parse_model_spec(name)
+        model = registry.build_model(registry_name, **kwargs)
         spread_prelu_slopes(model)
         figures = profile.profile_model(model)
         wanted = list(precisions)
@@ -191,8 +212,8 @@ def run_benchmark(out_dir, *, model_names=None, precisions=convert.PRECISIONS, t
     """
     from mobiface_tf.models import registry
 
-    model_names = list(model_names or registry.list_models())
-    unknown = [m for m in model_names if m not in registry.MODELS]
+    model_names = list(model_names or [*registry.list_models(), *DEFAULT_EXTRA_MODELS])
+    unknown = [m for m in model_names if parse_model_spec(m)[0] not in registry.MODELS]
     if unknown:
         from mobiface_tf.errors import BadInputError
 

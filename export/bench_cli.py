@@ -6,7 +6,9 @@ from mobiface_tf.cli.common import run_main
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_list("models", None, "Registry names to benchmark (default: all registered models).")
+flags.DEFINE_list("models", None, "Models to benchmark: registry names, each optionally with "
+                  "builder options after a colon, e.g. mobiface:activation=relu (default: all "
+                  "registered models plus MobiFace with ReLU).")
 flags.DEFINE_list("bench_precisions", ["float32", "float16", "dynamic_int8", "int8"],
                   "Comma-separated subset of float32,float16,dynamic_int8,int8.")
 flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
@@ -48,7 +50,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    run_main(main)
+    run_main(main, preload_tensorflow=True)
 
 
 if __name__ == "__main__":

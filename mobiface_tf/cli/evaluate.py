@@ -189,7 +189,7 @@ def run():
     """Console-script entry point."""
     from mobiface_tf.cli.common import run_main
 
-    run_main(main)
+    run_main(main, preload_tensorflow=True)
 
 
 if __name__ == "__main__":
