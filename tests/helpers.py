@@ -51,8 +51,8 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def write_tiny_model(path, seed=0, embedding_size=TINY_EMBEDDING_SIZE):
-    """A small Keras embedding model (112x112 RGB in, (N, D) out) saved at `path`: loads in ~1 s."""
+def tiny_model(seed=0, embedding_size=TINY_EMBEDDING_SIZE):
+    """A small in-memory Keras embedding model: 112x112 RGB in, (N, D) out, last layer "embedding"."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -62,5 +62,48 @@ def write_tiny_model(path, seed=0, embedding_size=TINY_EMBEDDING_SIZE):
     x = keras.layers.Conv2D(16, 3, strides=2, activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(embedding_size, name="embedding")(x)
-    keras.Model(inputs, outputs, name="tiny").save(path)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def write_tiny_model(path, seed=0, embedding_size=TINY_EMBEDDING_SIZE):
+    """The model of `tiny_model` saved at `path`: loads in ~1 s."""
+    tiny_model(seed, embedding_size).save(path)
     return path
+
+
+def write_tiny_tflite(path, seed=0, embedding_size=TINY_EMBEDDING_SIZE, batch_size=2, metadata=True):
+    """The model of `write_tiny_model` as a float32 `.tflite` with a FIXED batch (like some public
+    face models), plus its `<file>.json` metadata (normalization inside the model) if `metadata`."""
+    import json
+    from pathlib import Path
+
+    import keras
+    import tensorflow as tf
+
+    from mobiface_tf.embedding import default_metadata
+
+    path = Path(path)
+    keras_path = write_tiny_model(path.with_suffix(".keras"), seed=seed, embedding_size=embedding_size)
+    model = keras.saving.load_model(keras_path)
+    inputs = keras.Input((112, 112, 3), batch_size=batch_size)
+    fixed = keras.Model(inputs, model(inputs))
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(fixed).convert())
+    if metadata:
+        meta = default_metadata(path.stem, embedding_size)
+        path.with_name(path.name + ".json").write_text(json.dumps(meta))
+    return path
+
+
+def train_tiny_run(run_dir, train_dir, *, lfw_dir=None, **overrides):
+    """A finished tiny training run (smoke preset, 32x32 MobiFace, 16-d) in `run_dir`, trained
+    in-process on the identity tree `train_dir`; validates on `lfw_dir`'s fold 10 when given.
+    Returns the trainer's summary dict."""
+    from mobiface_tf.train import trainer
+    from mobiface_tf.train.config import resolve_config
+
+    values = {"train_dirs": str(train_dir), "input_size": "32", "embedding_size": "16",
+              "run_dir": str(run_dir), "progress": "false", "lfw_train": "false"}
+    if lfw_dir is not None:
+        values.update(lfw_dir=str(lfw_dir), lfw_aligned=str(lfw_dir / "images"))
+    values.update(overrides)
+    return trainer.train(resolve_config("smoke", values), log=lambda line: None)

@@ -11,6 +11,9 @@ Examples:
     mobiface-train                                      # the main job (demo preset)
     mobiface-train --preset=paper --mixed_precision     # section 4.2's recipe on GPUs
     mobiface-train --train_dirs=/data/aligned/casia --nolfw_train --run_dir=work/runs/casia
+    mobiface-train --preset=distill --teacher=teacher.tflite --teacher_input_mean=127.5 \
+        --teacher_input_std=128                         # distillation alone (make bundle)
+    mobiface-train --teacher=big.keras --distill_weight=2   # ArcFace + distillation
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
     "index": 0}}' mobiface-train --preset=paper          # one process per machine, index 0, 1
 """
@@ -31,7 +34,7 @@ flags.DEFINE_list("compare_runs", None, "Print a Markdown table comparing these 
 
 _HELP = {
     "model": "Registered model name (mobiface, flipped_mobiface, mobilefacenet, mobilenet_v1).",
-    "loss": "softmax | arcface | cosface | combined.",
+    "loss": "softmax | arcface | cosface | combined | none (distillation alone, needs --teacher).",
     "batch_size": "Global batch size, split over replicas.",
     "lr_boundaries": "Comma-separated iterations where the learning rate is multiplied by --lr_decay.",
     "train_dirs": "Comma-separated aligned trees <root>/<identity>/<img>.jpg (default: work/aligned/celeba).",
@@ -40,6 +43,15 @@ _HELP = {
     "mixed_precision": "mixed_float16 compute (GPUs).",
     "progress": "Show a progress bar (--noprogress to hide).",
     "lfw_train": "Train on the LFW people of the folds outside --val_folds too.",
+    "optimizer": "sgd (with --momentum) | adam.",
+    "augment": "Training augmentation: none | flip | full (flip, crop jitter, colour, blur).",
+    "teacher": "Distil from this model (.tflite via LiteRT, .keras or a run folder): its embedding of the same "
+               "augmented view is the target of a learned projection of the student's.",
+    "teacher_input_mean": "Teacher pixel normalization (x - mean) / std; default: the teacher's metadata JSON.",
+    "teacher_input_std": "See --teacher_input_mean.",
+    "teacher_threads": "CPU threads of a .tflite teacher.",
+    "distill_weight": "Weight of the distillation loss 1 - cos(projection(student), teacher).",
+    "unlabeled_dirs": "Comma-separated folders of aligned faces without identity labels (needs --loss=none).",
 }
 for _field in dataclasses.fields(TrainConfig):
     if _field.name == "preset":

@@ -50,6 +50,76 @@ def random_flip(image, seed):
     return tf.image.stateless_random_flip_left_right(image, seed=seed)
 
 
+def _split_seed(seed, count):
+    return tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), count))
+
+
+def random_crop_jitter(image, seed, max_shift=0.05, max_scale=0.08):
+    """Shift `image` (H, W, 3) by up to `max_shift` of its side and zoom it by a factor in
+    [1 - max_scale, 1 + max_scale], resampled (bilinear) to the same size; decided by `seed`.
+
+    Zooming out leaves a thin black border, as a looser detector crop would show background.
+    """
+    shape = tf.shape(image)
+    scale_seed, shift_seed = _split_seed(seed, 2)
+    zoom = tf.random.stateless_uniform([], scale_seed, 1.0 - max_scale, 1.0 + max_scale)
+    shift = tf.random.stateless_uniform([2], shift_seed, -max_shift, max_shift)
+    half = 0.5 / zoom
+    centre = 0.5 + shift
+    box = tf.stack([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half])
+    out = tf.image.crop_and_resize(image[tf.newaxis], box[tf.newaxis], [0], shape[:2])[0]
+    return tf.ensure_shape(out, image.shape)
+
+
+def random_color(image, seed, brightness=0.15, contrast=0.25, saturation=0.3):
+    """Random brightness (+-`brightness` of full scale), contrast and saturation (factors in
+    1 +- the value) of a 0..255 RGB `image`, clipped back to 0..255; decided by `seed`."""
+    b_seed, c_seed, s_seed = _split_seed(seed, 3)
+    delta = tf.random.stateless_uniform([], b_seed, -brightness, brightness) * 255.0
+    c = tf.random.stateless_uniform([], c_seed, 1.0 - contrast, 1.0 + contrast)
+    s = tf.random.stateless_uniform([], s_seed, 1.0 - saturation, 1.0 + saturation)
+    gray = tf.reduce_sum(image * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+    image = gray + s * (image - gray)
+    mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
+    image = mean + c * (image - mean) + delta
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def random_blur(image, seed, probability=0.2, max_sigma=1.5, radius=3):
+    """With `probability`, a Gaussian blur of sigma in [0.3, `max_sigma`] (separable, reflected
+    edges) of `image` (H, W, C); decided by `seed`. Mimics out-of-focus and low-resolution faces."""
+    apply_seed, sigma_seed = _split_seed(seed, 2)
+    sigma = tf.random.stateless_uniform([], sigma_seed, 0.3, max_sigma)
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(taps / sigma))
+    kernel /= tf.reduce_sum(kernel)
+    channels = image.shape[-1]
+    x = tf.pad(image[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    x = tf.nn.depthwise_conv2d(x, tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1]),
+                               [1, 1, 1, 1], "VALID")
+    x = tf.nn.depthwise_conv2d(x, tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1]),
+                               [1, 1, 1, 1], "VALID")[0]
+    apply = tf.random.stateless_uniform([], apply_seed) < probability
+    return tf.ensure_shape(tf.where(apply, x, image), image.shape)
+
+
+def augment_face(image, seed):
+    """The "full" training augmentation of an aligned face: flip, crop jitter, colour, blur."""
+    seeds = _split_seed(seed, 4)
+    image = random_flip(image, seeds[0])
+    image = random_crop_jitter(image, seeds[1])
+    image = random_color(image, seeds[2])
+    return random_blur(image, seeds[3])
+
+
+# Training augmentations by name: (image, seed int64 [2]) -> image. "flip" is the default.
+AUGMENTATIONS = {
+    "none": lambda image, seed: image,
+    "flip": random_flip,
+    "full": augment_face,
+}
+
+
 def as_label(label):
     """Cast an integer label to the int32 the training losses expect."""
     return tf.cast(label, tf.int32)
@@ -119,6 +189,7 @@ def build_dataset(
     shard_index=0,
     input_context=None,
     skip_counter=None,
+    augment="flip",
 ):
     """A batched dataset of faces read from image files.
 
@@ -138,6 +209,8 @@ def build_dataset(
             `strategy.distribute_datasets_from_function`); it sets the shard and batch size.
         skip_counter: a `SkipCounter` to count corrupt files in; a new one otherwise. Either
             way it is available as `dataset.skip_counter`.
+        augment: a name of `AUGMENTATIONS` applied to each training image ("flip": random
+            horizontal flips; "full": `augment_face`); ignored when not training.
 
     Returns:
         A `tf.data.Dataset` of (float32 (B, 112, 112, 3) in 0..255, int32 (B,)).
@@ -160,7 +233,7 @@ def build_dataset(
     return _index_pipeline(len(paths), load, batch_size, training=training, seed=seed,
                            deterministic=deterministic, drop_remainder=drop_remainder,
                            num_shards=num_shards, shard_index=shard_index,
-                           input_context=input_context, skip_counter=skip_counter)
+                           input_context=input_context, skip_counter=skip_counter, augment=augment)
 
 
 def dataset_from_records(
@@ -176,6 +249,7 @@ def dataset_from_records(
     input_context=None,
     skip_counter=None,
     shuffle_buffer=RECORD_SHUFFLE_BUFFER,
+    augment="flip",
 ):
     """A batched dataset of faces from an InsightFace `.rec` or from TFRecord file(s).
 
@@ -188,12 +262,12 @@ def dataset_from_records(
         return _rec_dataset(path, batch_size, training=training, seed=seed,
                             deterministic=deterministic, drop_remainder=drop_remainder,
                             num_shards=num_shards, shard_index=shard_index,
-                            input_context=input_context, skip_counter=skip_counter)
+                            input_context=input_context, skip_counter=skip_counter, augment=augment)
     return _tfrecord_dataset(path, batch_size, training=training, seed=seed,
                              deterministic=deterministic, drop_remainder=drop_remainder,
                              num_shards=num_shards, shard_index=shard_index,
                              input_context=input_context, skip_counter=skip_counter,
-                             shuffle_buffer=shuffle_buffer)
+                             shuffle_buffer=shuffle_buffer, augment=augment)
 
 
 def _rec_dataset(path, batch_size, **kwargs):
@@ -215,7 +289,7 @@ def _rec_dataset(path, batch_size, **kwargs):
 
 
 def _tfrecord_dataset(path, batch_size, *, training, seed, deterministic, drop_remainder,
-                      num_shards, shard_index, input_context, skip_counter, shuffle_buffer):
+                      num_shards, shard_index, input_context, skip_counter, shuffle_buffer, augment):
     from mobiface_tf.data.tfrecords import parse_example, tfrecord_files
 
     files = tfrecord_files(path)
@@ -247,11 +321,11 @@ def _tfrecord_dataset(path, batch_size, *, training, seed, deterministic, drop_r
 
     return _decode_batch(dataset, load, batch_size, training=training, seed=seed,
                          deterministic=deterministic, drop_remainder=drop_remainder,
-                         skip_counter=skip_counter)
+                         skip_counter=skip_counter, augment=augment)
 
 
 def _index_pipeline(size, load, batch_size, *, training, seed, deterministic, drop_remainder,
-                    num_shards, shard_index, input_context, skip_counter):
+                    num_shards, shard_index, input_context, skip_counter, augment):
     num_shards, shard_index, batch_size = _resolve_sharding(
         num_shards, shard_index, input_context, batch_size)
     dataset = tf.data.Dataset.range(size).shard(num_shards, shard_index)
@@ -262,7 +336,7 @@ def _index_pipeline(size, load, batch_size, *, training, seed, deterministic, dr
         dataset = dataset.shuffle(max(shard_size, 1), seed=seed, reshuffle_each_iteration=True)
     return _decode_batch(dataset, load, batch_size, training=training, seed=seed,
                          deterministic=deterministic, drop_remainder=drop_remainder,
-                         skip_counter=skip_counter)
+                         skip_counter=skip_counter, augment=augment)
 
 
 def _resolve_sharding(num_shards, shard_index, input_context, batch_size):
@@ -285,7 +359,11 @@ def _resolve_sharding(num_shards, shard_index, input_context, batch_size):
 
 
 def _decode_batch(dataset, load, batch_size, *, training, seed, deterministic, drop_remainder,
-                  skip_counter):
+                  skip_counter, augment):
+    if augment not in AUGMENTATIONS:
+        raise BadInputError(f"unknown augmentation. Received `augment={augment!r}`; choose one of "
+                            f"{sorted(AUGMENTATIONS)}")
+    augment_fn = AUGMENTATIONS[augment]
     skip_counter = skip_counter or SkipCounter()
     dataset = dataset.map(skip_counter.counted(load), num_parallel_calls=AUTOTUNE,
                           deterministic=deterministic)
@@ -293,7 +371,7 @@ def _decode_batch(dataset, load, batch_size, *, training, seed, deterministic, d
     if training:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
-            lambda image_label, flip_seed: (random_flip(image_label[0], flip_seed), image_label[1]),
+            lambda image_label, seed_pair: (augment_fn(image_label[0], seed_pair), image_label[1]),
             num_parallel_calls=AUTOTUNE,
             deterministic=deterministic,
         )

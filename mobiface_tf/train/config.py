@@ -17,7 +17,7 @@ from mobiface_tf.errors import BadInputError
 class TrainConfig:
     """Everything a training run needs. Defaults are the paper's recipe (section 4.2).
 
-    Model: `model` (a name of `mobiface_tf.models.registry.MODELS`), `embedding_size` and `head`
+    Model: `model` (a name of `mobiface_tf.models.registry.MODELS`), `embedding_size`, `head` and `activation`
     (None: the model's default), `input_size` (square side; images are resized to it when it is
     not 112, which only tiny test models use).
     Loss: `loss` (a name of `losses.LOSSES`), `scale`, `margin` (arcface/cosface; None = the
@@ -33,12 +33,22 @@ class TrainConfig:
     training; `min_images` drops identities with fewer images.
     Side jobs: validate on the pairs of `val_folds` every `eval_every` steps (0: never), checkpoint
     every `checkpoint_every` steps keeping `keep_checkpoints`, log scalars every `log_every`.
+    Optimizer: `optimizer` is "sgd" (with `momentum`) or "adam"; weight decay is coupled L2 for both.
+    Augmentation: `augment` is "flip" (random horizontal flips), "full" (flip, crop jitter, colour,
+    blur; see `data.pipeline.augment_face`) or "none".
+    Distillation (`train.distill`): `teacher` is a `.tflite`, `.keras` or run folder whose
+    embedding of the same augmented view the student learns to reproduce through a learned linear
+    projection; `teacher_input_mean/std` override the teacher's metadata (needed for a `.tflite`
+    without a JSON); `distill_weight` weighs the 1 - cosine loss; `loss="none"` trains with
+    distillation alone; `teacher_threads` are LiteRT's CPU threads. `unlabeled_dirs` are folders
+    of faces without identity labels (any nesting), usable only with `loss="none"`.
     """
 
     preset: str = "paper"
     model: str = "mobiface"
     embedding_size: Optional[int] = None
     head: Optional[str] = None
+    activation: Optional[str] = None
     input_size: int = 112
     loss: str = "arcface"
     scale: float = 64.0
@@ -69,6 +79,14 @@ class TrainConfig:
     log_every: int = 50
     progress: bool = True
     run_dir: str = ""
+    optimizer: str = "sgd"
+    augment: str = "flip"
+    teacher: str = ""
+    teacher_input_mean: Optional[float] = None
+    teacher_input_std: Optional[float] = None
+    teacher_threads: int = 1
+    distill_weight: float = 1.0
+    unlabeled_dirs: tuple = ()
 
     def lr_values(self):
         """Learning rate of each piece of the piecewise-constant schedule (len(boundaries) + 1)."""
@@ -89,7 +107,26 @@ class TrainConfig:
             )
         if not self.val_folds or any(not 1 <= f <= 10 for f in self.val_folds):
             raise BadInputError(f"--val_folds must be LFW folds 1..10. Received `val_folds={self.val_folds}`")
+        self._validate_choices()
         return self
+
+    def _validate_choices(self):
+        from mobiface_tf.train.losses import LOSSES
+
+        for name, choices in (("loss", sorted(LOSSES) + ["none"]), ("optimizer", OPTIMIZERS), ("augment", AUGMENTS)):
+            if getattr(self, name) not in choices:
+                raise BadInputError(f"--{name} must be one of {list(choices)}. Received `{name}={getattr(self, name)!r}`")
+        if self.unlabeled_dirs and self.loss != "none":
+            raise BadInputError(f"--unlabeled_dirs (faces without identity labels) need --loss=none: a margin "
+                                f"loss needs labels. Received `loss={self.loss!r}`")
+        if self.teacher and not self.distill_weight > 0:
+            raise BadInputError(f"--distill_weight must be positive with --teacher. "
+                                f"Received `distill_weight={self.distill_weight}`")
+        if (self.teacher_input_mean is None) != (self.teacher_input_std is None):
+            raise BadInputError("give both --teacher_input_mean and --teacher_input_std. Received "
+                                f"`teacher_input_mean={self.teacher_input_mean}`, `teacher_input_std={self.teacher_input_std}`")
+        if self.teacher_threads < 1:
+            raise BadInputError(f"--teacher_threads must be positive. Received `teacher_threads={self.teacher_threads}`")
 
     def to_json(self):
         """The configuration as indented JSON (tuples become lists)."""
@@ -108,6 +145,9 @@ class TrainConfig:
         return cls(**data)
 
 
+OPTIMIZERS = ("sgd", "adam")
+AUGMENTS = ("none", "flip", "full")
+
 PRESETS = {
     # Section 4.2 of the paper: SGD momentum 0.9, lr 0.1 / 10 at 40K, 60K, 80K, stop at 100K,
     # batch 1024, weight decay 5e-4, ArcFace (s=64, m=0.5). Sized for GPUs.
@@ -118,12 +158,38 @@ PRESETS = {
     # thanks to 200 softmax warm-up steps. LFW singletons are dropped (min_images=2): an
     # identity with one crop teaches the classifier nothing but that crop.
     "demo": {
+        # ReLU, not the paper's PReLU: XNNPACK runs int8 ReLU fused into the convolutions but has
+        # no int8 PReLU, so only a ReLU network gets the full-int8 speed-up on phones (README).
+        "activation": "relu",
         "batch_size": 64,
         "learning_rate": 0.05,
         "lr_boundaries": (600, 800, 900),
         "max_steps": 1000,
         "warmup_steps": 200,
         "min_images": 2,
+        "eval_every": 250,
+        "checkpoint_every": 100,
+        "log_every": 10,
+    },
+    # The bundled model (`make bundle`): MobiFace distilled from a teacher (`--teacher=...` is
+    # required) with the cosine loss alone, on the default data (~17.7K faces) with strong
+    # augmentation the teacher also sees. Adam 1e-3, as measured in FACTS.md (~95% on fold 10
+    # after 4-6 epochs at a constant rate), then / 10 at 2/3 and 9/10 of the steps. 1,400 steps of
+    # 64 = 90K images = ~5 epochs: ~55 min at the ~26-30 images/s measured with the teacher in
+    # the loop on this 2-core CPU (tests/benchmarks/bench_distill.py). The student's embedding is
+    # the teacher's size (192 for the bundled model's MobileFaceNet teacher): a larger one leaves
+    # directions outside the projection's reach untrained, noise that BN scales up like the rest.
+    "distill": {
+        "loss": "none",
+        "embedding_size": 192,
+        "activation": "relu",  # the bundled model ships as int8: see the demo preset
+        "optimizer": "adam",
+        "augment": "full",
+        "batch_size": 64,
+        "learning_rate": 1e-3,
+        "lr_boundaries": (950, 1250),
+        "max_steps": 1400,
+        "weight_decay": 5e-5,
         "eval_every": 250,
         "checkpoint_every": 100,
         "log_every": 10,
@@ -152,13 +218,14 @@ def field_types():
     return types
 
 
-_TUPLE_ITEM = {"lr_boundaries": int, "val_folds": int, "train_dirs": str}
+_TUPLE_ITEM = {"lr_boundaries": int, "val_folds": int, "train_dirs": str, "unlabeled_dirs": str}
+_OPTIONAL = ("embedding_size", "head", "activation", "margin", "teacher_input_mean", "teacher_input_std")
 
 
 def _parse(name, kind, text):
     if not isinstance(text, str):
         return tuple(text) if kind is tuple else text
-    if text.lower() in ("none", "") and name in ("embedding_size", "head", "margin"):
+    if text.lower() in ("none", "") and name in _OPTIONAL:
         return None
     try:
         if kind is bool:
@@ -203,7 +270,8 @@ def load_config(run_dir):
 
 
 # Fields a rerun may change without breaking a resume: how long, how often, how verbose.
-RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "progress")
+RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "progress",
+                     "teacher_threads")
 
 
 def check_resume_compatible(saved, wanted, run_dir):

@@ -3,7 +3,8 @@
 A run folder (`TrainConfig.run_dir`; default `work_root()/runs/<preset>-<model>`) holds:
 
     run_dir/config.json      the resolved TrainConfig (rewritten on resume; see RESUMABLE_CHANGES)
-    run_dir/checkpoints/     tf.train checkpoints (backbone, head, optimizer, step), `ckpt-<step>`
+    run_dir/checkpoints/     tf.train checkpoints (backbone, head, optimizer, step and, with a
+                             teacher, the distillation projection), `ckpt-<step>`
     run_dir/best.keras       the backbone (embedding model) with the best validation accuracy
     run_dir/final.keras      the backbone after the last step
     run_dir/logs/            TensorBoard scalars: loss, lr, images_per_s, lfw_accuracy
@@ -20,6 +21,11 @@ Weight decay is coupled L2 (`0.5 * wd * |w|^2` added to the loss, so `wd * w` jo
 before momentum), as in Caffe/MXNet/PyTorch SGD and the paper's recipe. Keras 3's
 `SGD(weight_decay=...)` is decoupled (`w -= lr * wd * w` outside momentum), which under momentum
 0.9 decays about ten times less. Every trainable variable is decayed, as in InsightFace.
+
+Distillation (`--teacher`, see `train.distill`): the teacher embeds each augmented batch inside
+the input pipeline; the loss adds `distill_weight * mean(1 - cos(P s, t))` to the margin loss, or
+is that term alone with `loss="none"` (then no classifier head is built and labels are unused,
+so `unlabeled_dirs` can add faces without identities). `P` lives in the checkpoints only.
 """
 
 import dataclasses
@@ -35,7 +41,7 @@ import tensorflow as tf
 
 from mobiface_tf import paths
 from mobiface_tf.errors import BadInputError, DataNotFoundError, TrainingDivergedError
-from mobiface_tf.train import losses
+from mobiface_tf.train import distill, losses
 from mobiface_tf.train.config import check_resume_compatible, load_config
 
 ALIGNED_SIZE = 112
@@ -125,7 +131,8 @@ def gather_training_set(config):
     """
     from mobiface_tf.data.sources import list_identity_tree, read_people
 
-    trees = [Path(d) for d in config.train_dirs] or default_train_dirs()
+    # Unlabeled faces alone (no --train_dirs) replace the default labelled tree rather than join it.
+    trees = [Path(d) for d in config.train_dirs] or ([] if config.unlabeled_dirs else default_train_dirs())
     all_paths, all_labels, names, sources = [], [], [], []
     for root in trees:
         tree_paths, tree_labels, tree_names = list_identity_tree(root)
@@ -158,7 +165,7 @@ def gather_training_set(config):
             f"{len(leaked)} training identities are validation-fold people (e.g. {leaked[:3]}): the unrestricted "
             "protocol needs them out of training"
         )
-    labels = np.concatenate(all_labels)
+    labels = np.concatenate(all_labels) if all_labels else np.zeros(0, np.int64)
     counts = np.bincount(labels, minlength=len(names))
     keep_label = counts >= max(config.min_images, 1)
     mask = keep_label[labels]
@@ -169,10 +176,30 @@ def gather_training_set(config):
         class_names=[n for n, k in zip(names, keep_label) if k],
         sources=sources,
     )
+    if config.unlabeled_dirs:
+        _add_unlabeled(training, config.unlabeled_dirs, held_out)
+    if config.loss == "none":
+        if not training.paths:
+            raise DataNotFoundError(f"no training faces in {[str(t) for t in trees + list(config.unlabeled_dirs)]}")
+        return training
     if training.num_classes < 2:
         raise DataNotFoundError(f"training needs at least 2 identities with >= {config.min_images} images; found "
                                 f"{training.num_classes} in {[str(t) for t in trees]}")
     return training
+
+
+def _add_unlabeled(training, unlabeled_dirs, held_out):
+    """Append the faces of `unlabeled_dirs` to `training` with label -1 (distillation only)."""
+    for root in map(Path, unlabeled_dirs):
+        files = distill.list_face_files(root)
+        # A folder named after a validation-fold person is that person, labelled or not.
+        leaked = sorted({Path(f).parent.name for f in files} & held_out)
+        if leaked:
+            raise BadInputError(f"unlabeled faces in folders of validation-fold people (e.g. {leaked[:3]}): the "
+                                "unrestricted protocol needs them out of training", root)
+        training.paths += files
+        training.labels = np.concatenate([training.labels, np.full(len(files), -1, np.int64)])
+        training.sources.append(f"{root}: {len(files)} unlabeled faces")
 
 
 def _resize_if_needed(images, labels, size):
@@ -181,19 +208,23 @@ def _resize_if_needed(images, labels, size):
     return tf.image.resize(images, (size, size)), labels
 
 
-def make_dataset_fn(training, config, seed):
+def make_dataset_fn(training, config, seed, teacher=None):
     """`dataset_fn(input_context)` for `distribute_datasets_from_function`: each input pipeline
-    reads its own shard of the files, batched to the per-replica batch, repeated forever."""
+    reads its own shard of the files, augmented as `config.augment` says, batched to the
+    per-replica batch, repeated forever. With a `teacher` (an `EmbeddingModel`) each element is
+    `(images, labels, teacher_embeddings)` of the same augmented 112x112 view."""
     from mobiface_tf.data.pipeline import build_dataset
 
     def dataset_fn(input_context):
         dataset = build_dataset(
             training.paths, training.labels, config.batch_size, training=True, seed=seed,
-            drop_remainder=True, input_context=input_context,
+            drop_remainder=True, input_context=input_context, augment=config.augment,
         )
         dataset = dataset.repeat()
+        if teacher is not None:
+            dataset = distill.attach_teacher(dataset, teacher)
         if config.input_size != ALIGNED_SIZE:
-            dataset = dataset.map(lambda x, y: _resize_if_needed(x, y, config.input_size))
+            dataset = dataset.map(lambda x, y, *t: (*_resize_if_needed(x, y, config.input_size), *t))
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     return dataset_fn
@@ -208,6 +239,8 @@ def build_backbone(config):
         kwargs["embedding_size"] = config.embedding_size
     if config.head is not None:
         kwargs["head"] = config.head
+    if config.activation is not None:
+        kwargs["activation"] = config.activation
     try:
         return build_model(config.model, **kwargs)
     except ValueError as error:
@@ -217,7 +250,11 @@ def build_backbone(config):
 @dataclasses.dataclass
 class TrainState:
     """What one training step needs: the models, optimizer, schedule, step counter and the
-    compiled `train_step(distributed_iterator) -> (cross-entropy loss, loss + weight decay)`."""
+    compiled `train_step(distributed_iterator) -> (loss, loss + weight decay)`, where the loss
+    is the margin cross-entropy plus `distill_weight` times the distillation loss.
+
+    `head` is None with `loss="none"`; `projection` (student -> teacher space) is None without
+    a teacher."""
 
     backbone: keras.Model
     head: losses.CosineClassifier
@@ -225,47 +262,81 @@ class TrainState:
     schedule: object
     step: tf.Variable
     train_step: object
+    projection: object = None
+
+    def checkpoint(self):
+        """A `tf.train.Checkpoint` of everything a resume needs (what `train` saves)."""
+        items = {"model": self.backbone, "optimizer": self.optimizer, "step": self.step}
+        if self.head is not None:
+            items["head"] = self.head
+        if self.projection is not None:
+            items["projection"] = self.projection
+        return tf.train.Checkpoint(**items)
 
 
-def build_train_state(config, num_classes, strategy):
-    """Build backbone, cosine head, SGD (+ loss scaling under `config.mixed_precision`) under
-    `strategy`, with all optimizer slots created (so checkpoints restore eagerly), and the
-    `tf.function` train step (no XLA: 5x slower on this CPU)."""
+def build_train_state(config, num_classes, strategy, teacher_size=None):
+    """Build backbone, cosine head, SGD or Adam (+ loss scaling under `config.mixed_precision`)
+    under `strategy`, with all optimizer slots created (so checkpoints restore eagerly), and the
+    `tf.function` train step (no XLA: 5x slower on this CPU).
+
+    `teacher_size` (the teacher's embedding size D') adds the distillation projection and makes
+    the train step expect `(images, labels, teacher_embeddings)` batches."""
+    if config.loss == "none" and teacher_size is None:
+        raise BadInputError("--loss=none trains with distillation alone and needs --teacher=PATH")
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         with strategy.scope():
             backbone = build_backbone(config)
-            head = losses.CosineClassifier(num_classes, dtype="float32", name="cosine_classifier")
-            head.build(backbone.output_shape)
+            head = projection = None
+            if config.loss != "none":
+                head = losses.CosineClassifier(num_classes, dtype="float32", name="cosine_classifier")
+                head.build(backbone.output_shape)
+            if teacher_size is not None:
+                projection = distill.make_projection(backbone.output_shape[-1], teacher_size)
             # Keras switches after iteration > boundary; `b - 1` makes exactly the first b steps
             # run at the first rate, "divided by 10 at 40K iterations" read literally.
             schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
                 [b - 1 for b in config.lr_boundaries], config.lr_values()
             )
-            optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
+            if config.optimizer == "adam":
+                optimizer = keras.optimizers.Adam(learning_rate=schedule)
+            else:
+                optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
             if config.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            variables = backbone.trainable_variables + head.trainable_variables
+            variables = list(backbone.trainable_variables)
+            for extra in (head, projection):
+                if extra is not None:
+                    variables += extra.trainable_variables
             optimizer.build(variables)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
-    margin = losses.SoftmaxWarmup(
-        losses.make_margin(config.loss, config.scale, config.margin, config.m1, config.m2, config.m3, config.easy_margin),
-        config.warmup_steps,
-    )
+    margin = None
+    if head is not None:
+        margin = losses.SoftmaxWarmup(
+            losses.make_margin(config.loss, config.scale, config.margin, config.m1, config.m2, config.m3,
+                               config.easy_margin),
+            config.warmup_steps,
+        )
     decay = 0.5 * config.weight_decay
     replicas = strategy.num_replicas_in_sync
 
-    def step_fn(images, labels):
+    def step_fn(images, labels, teacher_embeddings=None):
         with tf.GradientTape() as tape:
             embeddings = backbone(images, training=True)
-            cos_logits = head(embeddings)
-            logits = margin(cos_logits, labels, optimizer.iterations)
-            per_example = losses.margin_cross_entropy(logits, labels)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
+            loss = tf.constant(0.0)
+            if head is not None:
+                logits = margin(head(embeddings), labels, optimizer.iterations)
+                per_example = losses.margin_cross_entropy(logits, labels)
+                loss += tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
+            if projection is not None:
+                per_example = distill.cosine_distillation_loss(
+                    projection(tf.cast(embeddings, tf.float32)), teacher_embeddings)
+                loss += config.distill_weight * tf.nn.compute_average_loss(
+                    per_example, global_batch_size=config.batch_size)
             l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
             total = loss + decay * l2 / replicas
             scaled = optimizer.scale_loss(total)
@@ -280,7 +351,7 @@ def build_train_state(config, num_classes, strategy):
         return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
                 strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None))
 
-    return TrainState(backbone, head, optimizer, schedule, step, train_step)
+    return TrainState(backbone, head, optimizer, schedule, step, train_step, projection)
 
 
 def make_embed_fn(backbone, input_size):
@@ -345,7 +416,13 @@ def train(config, strategy=None, log=print):
     saved = load_config(run_dir)
     if saved is not None:
         check_resume_compatible(saved, config, run_dir)
+    if config.loss == "none" and not config.teacher:
+        raise BadInputError("--loss=none trains with distillation alone and needs --teacher=PATH")
     training = gather_training_set(config)
+    if len(training.paths) < config.batch_size:
+        raise BadInputError(f"--batch_size={config.batch_size} is larger than the training set "
+                            f"({len(training.paths)} faces): no full batch to train on")
+    teacher = distill.teacher_of(config)
     validator = _make_validator(config, say) if is_chief and config.eval_every > 0 else None
     own_dir.mkdir(parents=True, exist_ok=True)
     if is_chief:
@@ -353,10 +430,18 @@ def train(config, strategy=None, log=print):
     for line in training.sources:
         say(f"training data: {line}")
     say(f"training set: {len(training.paths)} images of {training.num_classes} identities")
+    if teacher is not None:
+        say(f"teacher: {teacher.source} ({teacher.embedding_size}-d embedding), distill_weight "
+            f"{config.distill_weight}, loss {config.loss}")
 
-    state = build_train_state(config, training.num_classes, strategy)
+    state = build_train_state(config, training.num_classes, strategy,
+                              teacher_size=None if teacher is None else teacher.embedding_size)
     backbone, optimizer, step, schedule = state.backbone, state.optimizer, state.step, state.schedule
-    checkpoint = tf.train.Checkpoint(model=backbone, head=state.head, optimizer=optimizer, step=step)
+    if teacher is not None and backbone.output_shape[-1] > teacher.embedding_size:
+        say(f"warning: the student's embedding ({backbone.output_shape[-1]}-d) is larger than the teacher's "
+            f"({teacher.embedding_size}-d): the directions the projection drops get no distillation signal; "
+            f"--embedding_size={teacher.embedding_size} avoids that")
+    checkpoint = state.checkpoint()
     manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
     resumed_from = 0
     if manager.latest_checkpoint:
@@ -368,7 +453,8 @@ def train(config, strategy=None, log=print):
         say(f"resumed from {manager.latest_checkpoint} at step {resumed_from} "
             f"(optimizer iterations {int(optimizer.iterations.numpy())})")
 
-    dataset = strategy.distribute_datasets_from_function(make_dataset_fn(training, config, config.seed + resumed_from))
+    dataset = strategy.distribute_datasets_from_function(
+        make_dataset_fn(training, config, config.seed + resumed_from, teacher=teacher))
     iterator = iter(dataset)
     train_step = state.train_step
 
