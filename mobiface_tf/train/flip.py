@@ -1,0 +1,514 @@
+"""The Flipped-MobiFace stage (paper section 3.3): train the flip predictor g on a frozen trained run.
+
+From a finished MobiFace run (its `config.json` and a tf.train checkpoint holding the backbone and
+the cosine classifier), build `FlippedMobiFace` on the trained backbone and train only g's two
+fully-connected layers so that g(f_I) predicts f_Ī, the backbone's feature of the mirrored face,
+computed on the fly by the frozen backbone. Per example the loss is
+
+    |g(f_I) - f_Ī|^2  +  flip_ce_weight * CE(s * cos(g(f_I), W), label)
+
+the squared L2 distance summed over the D components (as the paper writes it), plus the
+cross-entropy of the predicted feature through the trained, frozen cosine classifier W so that
+g keeps the identity. The cross-entropy is plain normalized softmax at the source run's scale
+`s` by default (`ce_margin="softmax"`): the margin of ArcFace/CosFace exists to shape the
+backbone's feature space while the classifier learns; here W is fixed, and a margin would only
+pull g(f_I) past f_Ī towards the class centre, against the L2 term. `ce_margin="source"` uses
+the source run's own margin instead.
+
+`flip_l2="relative"` divides each face's squared distance by |f_Ī|^2. Raw feature norms vary a
+lot between faces, so the paper's sum is ruled by the few largest; in a short check here (150
+steps from a partly trained run) the squared loss left cos(g(f_I), f_Ī) at 0.77, below the
+0.80 of f_I itself, while the relative loss (with `flip_ce_weight=0.01`) reached 0.87.
+
+Frozen means: the backbone and the classifier run in inference mode (BatchNorm on its moving
+statistics) outside the gradient tape, and only g's variables reach the optimizer (Adam). The
+Keras `trainable` flags are left alone, so the saved FlippedMobiFace loads like any model.
+
+The run folder matches the main training's (see `mobiface_tf.train.trainer`): config.json (a
+`FlipConfig`, with the source checkpoint resolved), checkpoints/ (FlippedMobiFace, classifier,
+optimizer, step), best.keras (best LFW accuracy of (f_I + g(f_I))/2 on the source run's
+validation folds), final.keras, logs/ (TensorBoard scalars) and metrics.jsonl. Both .keras
+files are the whole FlippedMobiFace: one graph from pixels to (f_I + g(f_I))/2. Rerunning with
+the same run folder resumes from its latest checkpoint.
+"""
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from mobiface_tf import paths
+from mobiface_tf.errors import BadInputError, DataNotFoundError, TrainingDivergedError
+from mobiface_tf.models.flipped import FLIP_PREDICTION_LAYER, FlippedMobiFace
+from mobiface_tf.train import losses, trainer
+from mobiface_tf.train.config import JsonConfig, check_resume_compatible, load_config
+
+CE_MARGINS = ("softmax", "source")
+# "squared": |g(f_I) - f_Ī|^2, the paper's; "relative": the same divided by |f_Ī|^2, so the few
+# faces with a large feature norm do not dominate the batch (verification compares directions).
+FLIP_L2_MODES = ("squared", "relative")
+_FLIP_HIDDEN_LAYER = "flip_hidden"
+# Per-step metrics, logged as means over each `log_every` window (besides lr and images_per_s):
+# the loss, its two terms, and how close g(f_I) is to f_Ī (`flip_*`) next to how close f_I itself
+# is (`mirror_*`, the error of predicting "no change"; g is useful where it does better).
+METRIC_NAMES = ("loss", "flip_l2", "flip_ce", "flip_cosine", "mirror_l2", "mirror_cosine")
+
+
+@dataclasses.dataclass
+class FlipConfig(JsonConfig):
+    """Everything the flip stage needs; written to `run_dir/config.json`.
+
+    Source: `from_run` (a training run folder) and `source_checkpoint` (a tf.train checkpoint
+    prefix of that run; "" = its latest, resolved before training and saved, so a resume keeps
+    the same weights even if the source run trains on).
+    Loss: `flip_ce_weight` multiplies the cross-entropy (0: L2 alone, the only choice for a
+    source trained without a classifier, e.g. distillation with `loss="none"`); `ce_margin` is
+    "softmax" (normalized softmax at the source run's scale) or "source" (its margin loss);
+    `flip_l2` is "squared" (the paper's |g(f_I) - f_Ī|^2) or "relative" (divided by |f_Ī|^2;
+    its values are ~100x smaller, so scale `flip_ce_weight` down with it).
+    Optimization: Adam on g only; `batch_size` is global; `learning_rate` times `lr_decay` at
+    each of `lr_boundaries`; coupled L2 `weight_decay` on g's weights; stop at `max_steps`.
+    Side jobs as in `TrainConfig`: validate on the source run's LFW folds every `eval_every`
+    steps (0: never), checkpoint every `checkpoint_every`, log every `log_every`.
+    Training images are the source run's (same folders, same identities and labels).
+    """
+
+    from_run: str = ""
+    source_checkpoint: str = ""
+    flip_ce_weight: float = 1.0
+    ce_margin: str = "softmax"
+    flip_l2: str = "squared"
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    lr_boundaries: tuple = (700,)
+    lr_decay: float = 0.1
+    weight_decay: float = 0.0
+    max_steps: int = 1000
+    seed: int = 0
+    eval_every: int = 250
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    progress: bool = True
+    run_dir: str = ""
+
+    def validate(self):
+        """Raise BadInputError naming the first field that cannot be trained with."""
+        if not self.from_run:
+            raise BadInputError("--from_run is required: the trained MobiFace run folder to start from")
+        for name in ("batch_size", "max_steps", "learning_rate", "keep_checkpoints", "log_every"):
+            if getattr(self, name) <= 0:
+                raise BadInputError(f"--{name} must be positive. Received `{name}={getattr(self, name)}`")
+        for name in ("flip_ce_weight", "weight_decay", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise BadInputError(f"--{name} cannot be negative. Received `{name}={getattr(self, name)}`")
+        if self.flip_l2 not in FLIP_L2_MODES:
+            raise BadInputError(f"--flip_l2 must be one of {FLIP_L2_MODES}. Received `flip_l2={self.flip_l2!r}`")
+        if self.ce_margin not in CE_MARGINS:
+            raise BadInputError(f"--ce_margin must be one of {CE_MARGINS}. Received `ce_margin={self.ce_margin!r}`")
+        if list(self.lr_boundaries) != sorted(set(self.lr_boundaries)) or any(b <= 0 for b in self.lr_boundaries):
+            raise BadInputError(
+                f"--lr_boundaries must be increasing positive steps. Received `lr_boundaries={self.lr_boundaries}`"
+            )
+        return self
+
+    def lr_at(self, step):
+        """The learning rate used by the step after `step` finished steps."""
+        passed = sum(step >= b for b in self.lr_boundaries)
+        return self.learning_rate * self.lr_decay**passed
+
+
+def default_flip_run_dir():
+    """`work_root()/runs/flip`: the folder `make train-flip` and `make eval-flip` use."""
+    return paths.work_root() / "runs" / "flip"
+
+
+def load_flip_config(run_dir):
+    """The `FlipConfig` a flip run folder was started with, or None when it has none."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        return FlipConfig.from_json(path.read_text())
+    except (ValueError, TypeError) as error:
+        raise BadInputError(f"not a flip-stage configuration ({error})", path) from None
+
+
+@dataclasses.dataclass
+class SourceRun:
+    """A trained run the flip stage starts from: its TrainConfig, checkpoint prefix and class
+    count (None when the run trained no classifier)."""
+
+    run_dir: Path
+    config: object
+    checkpoint: str
+    num_classes: int
+
+
+def load_source_run(run_dir, checkpoint=""):
+    """Read a training run folder: its config.json and a checkpoint (default the latest).
+
+    Raises DataNotFoundError naming the folder when it has no config.json, no checkpoint or an
+    unreadable one.
+    """
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    if config is None:
+        raise DataNotFoundError("not a training run folder (no config.json)", run_dir)
+    if not checkpoint:
+        checkpoint = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+        if checkpoint is None:
+            raise DataNotFoundError("training run has no checkpoint yet (checkpoints/ckpt-*)", run_dir)
+    try:
+        shapes = tf.train.load_checkpoint(str(checkpoint)).get_variable_to_shape_map()
+    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:
+        raise DataNotFoundError(f"unreadable checkpoint ({str(error).splitlines()[0]})", checkpoint) from None
+    kernel = shapes.get("head/kernel/.ATTRIBUTES/VARIABLE_VALUE")
+    return SourceRun(run_dir, config, str(checkpoint), None if kernel is None else int(kernel[1]))
+
+
+@dataclasses.dataclass
+class FlipState:
+    """The flip stage's objects: the FlippedMobiFace `model` (sharing the trained `backbone`'s
+    layers), the frozen `classifier` (None when the loss has no cross-entropy), Adam on g, the
+    step counter, `train_step(iterator) -> dict of METRIC_NAMES` and
+    `compute_metrics(images, labels) -> the same dict` (no update)."""
+
+    model: keras.Model
+    backbone: keras.Model
+    classifier: losses.CosineClassifier
+    optimizer: keras.optimizers.Optimizer
+    step: tf.Variable
+    train_step: object
+    compute_metrics: object
+
+
+def build_flip_state(source, config, strategy=None):
+    """Build FlippedMobiFace on the source run's backbone, restore backbone and classifier from
+    `source.checkpoint`, and compile the flip step under `strategy` (default: the current one).
+
+    Args:
+        source: a `SourceRun`.
+        config: a validated `FlipConfig`.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    use_ce = config.flip_ce_weight > 0
+    if use_ce and source.num_classes is None:
+        raise BadInputError(
+            f"the source run trained no classifier (loss={source.config.loss!r}), so the flip loss cannot "
+            "include its cross-entropy: use --flip_ce_weight=0", source.checkpoint)
+    source_config = source.config
+    # Float32 throughout: g is small and the backbone only runs forward.
+    source_config = dataclasses.replace(source_config, mixed_precision=False)
+    with strategy.scope():
+        backbone = trainer.build_backbone(source_config)
+        trained = {"model": backbone}
+        classifier = None
+        if use_ce:
+            classifier = losses.CosineClassifier(source.num_classes, dtype="float32", name="cosine_classifier")
+            classifier.build(backbone.output_shape)
+            trained["head"] = classifier
+        restored = tf.train.Checkpoint(**trained).restore(source.checkpoint)
+        try:
+            restored.expect_partial().assert_existing_objects_matched()
+        except AssertionError as error:
+            raise BadInputError(f"checkpoint does not match the run's model ({str(error).splitlines()[0]})",
+                                source.checkpoint) from None
+        model = FlippedMobiFace(backbone=backbone)
+        hidden, prediction = model.get_layer(_FLIP_HIDDEN_LAYER), model.get_layer(FLIP_PREDICTION_LAYER)
+        variables = hidden.trainable_variables + prediction.trainable_variables
+        if config.lr_boundaries:
+            learning_rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+                [b - 1 for b in config.lr_boundaries],
+                [config.learning_rate * config.lr_decay**i for i in range(len(config.lr_boundaries) + 1)],
+            )
+        else:
+            learning_rate = config.learning_rate
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build(variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+    if not use_ce:
+        margin = None
+    elif config.ce_margin == "source":
+        margin = losses.make_margin(source_config.loss, source_config.scale, source_config.margin,
+                                    source_config.m1, source_config.m2, source_config.m3,
+                                    source_config.easy_margin)
+    else:
+        margin = losses.softmax(source_config.scale)
+    decay = 0.5 * config.weight_decay
+    replicas = strategy.num_replicas_in_sync
+    ce_weight = float(config.flip_ce_weight)
+    relative_l2 = config.flip_l2 == "relative"
+    kernels = [v for v in variables if len(v.shape) > 1]
+
+    def frozen_features(images):
+        # f_I and f_Ī in one inference-mode pass: outside any tape, so no gradient reaches the backbone.
+        both = backbone(tf.concat([images, tf.reverse(images, axis=[2])], axis=0), training=False)
+        return tf.split(tf.cast(both, tf.float32), 2)
+
+    def flip_losses(f_i, f_mirror, labels, global_batch_size):
+        def average(per_example):
+            return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+
+        predicted = prediction(hidden(f_i))
+        flip_l2 = tf.reduce_sum(tf.square(predicted - f_mirror), axis=1)
+        mirror_l2 = tf.reduce_sum(tf.square(f_i - f_mirror), axis=1)
+        if relative_l2:
+            norm = tf.reduce_sum(tf.square(f_mirror), axis=1) + 1e-12
+            flip_l2, mirror_l2 = flip_l2 / norm, mirror_l2 / norm
+        if use_ce:
+            flip_ce = losses.margin_cross_entropy(margin(classifier(predicted), labels), labels)
+        else:
+            flip_ce = tf.zeros_like(flip_l2)
+        target = tf.math.l2_normalize(f_mirror, 1)
+        return {
+            "loss": average(flip_l2 + ce_weight * flip_ce),
+            "flip_l2": average(flip_l2),
+            "flip_ce": average(flip_ce),
+            "flip_cosine": average(tf.reduce_sum(tf.math.l2_normalize(predicted, 1) * target, axis=1)),
+            "mirror_l2": average(mirror_l2),
+            "mirror_cosine": average(tf.reduce_sum(tf.math.l2_normalize(f_i, 1) * target, axis=1)),
+        }
+
+    def step_fn(images, labels):
+        f_i, f_mirror = frozen_features(images)
+        with tf.GradientTape() as tape:
+            metrics = flip_losses(f_i, f_mirror, labels, config.batch_size)
+            total = metrics["loss"]
+            if decay:
+                total += decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels]) / replicas
+        grads = tape.gradient(total, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return metrics
+
+    def reduce(per_replica):
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    @tf.function(autograph=False)
+    def train_step(iterator):
+        return reduce(strategy.run(step_fn, args=next(iterator)))
+
+    @tf.function(autograph=False)
+    def eval_step(images, labels):
+        return flip_losses(*frozen_features(images), labels, tf.shape(images)[0])
+
+    def compute_metrics(images, labels):
+        """The step's metrics on one (global) batch, without updating anything."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        if images.shape[1] != source_config.input_size:
+            images = tf.image.resize(images, (source_config.input_size, source_config.input_size))
+        return {k: float(v) for k, v in eval_step(images, tf.convert_to_tensor(labels, tf.int32)).items()}
+
+    return FlipState(model, backbone, classifier, optimizer, step, train_step, compute_metrics)
+
+
+def train_flip(config, strategy=None, log=print):
+    """Train the flip predictor as `config` says, resuming from `config.run_dir` if it has checkpoints.
+
+    Args:
+        config: a `FlipConfig` (validated here).
+        strategy: a tf.distribute strategy (default: `trainer.make_strategy()`).
+        log: callable taking one line of progress text (the chief's only).
+
+    Returns:
+        dict: run_dir, step, loss, flip_l2, mirror_l2, best_accuracy (-1 without validation),
+        resumed_from, source_checkpoint.
+
+    Raises:
+        DataNotFoundError: source run, training or validation data missing.
+        TrainingDivergedError: the loss became NaN/inf; the last good checkpoint is kept.
+    """
+    strategy = strategy or trainer.make_strategy()
+    is_chief, task_name = trainer._task(strategy)
+    run_dir = Path(config.run_dir) if config.run_dir else default_flip_run_dir()
+    config = dataclasses.replace(config, run_dir=str(run_dir))
+    saved = load_flip_config(run_dir)
+    if saved is not None and not config.source_checkpoint:
+        config = dataclasses.replace(config, source_checkpoint=saved.source_checkpoint)
+    config.validate()
+    source = load_source_run(config.from_run, config.source_checkpoint)
+    config = dataclasses.replace(config, source_checkpoint=source.checkpoint)
+    if saved is not None:
+        check_resume_compatible(saved, config, run_dir)
+    own_dir = run_dir if is_chief else run_dir / "workers" / task_name
+    say = log if is_chief else (lambda line: None)
+
+    training = _training_set(source, config)
+    validator = None
+    if is_chief and config.eval_every > 0:
+        validator = trainer._make_validator(source.config, say)
+    own_dir.mkdir(parents=True, exist_ok=True)
+    if is_chief:
+        (run_dir / "config.json").write_text(config.to_json() + "\n")
+    classes = "no classifier" if source.num_classes is None else f"classifier of {source.num_classes} identities"
+    say(f"flip stage on {source.checkpoint} ({source.config.model}, {classes}); {len(training.paths)} training "
+        f"images; cross-entropy weight {config.flip_ce_weight}")
+
+    state = build_flip_state(source, config, strategy)
+    optimizer, step = state.optimizer, state.step
+    items = {"model": state.model, "optimizer": optimizer, "step": step}
+    if state.classifier is not None:
+        items["head"] = state.classifier
+    checkpoint = tf.train.Checkpoint(**items)
+    manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resumed_from = int(step.numpy())
+        if int(optimizer.iterations.numpy()) != resumed_from:
+            raise BadInputError(f"checkpoint step {resumed_from} != optimizer iterations "
+                                f"{int(optimizer.iterations.numpy())}", manager.latest_checkpoint)
+        say(f"resumed from {manager.latest_checkpoint} at step {resumed_from} "
+            f"(optimizer iterations {int(optimizer.iterations.numpy())})")
+
+    data_config = dataclasses.replace(source.config, batch_size=config.batch_size)
+    dataset = strategy.distribute_datasets_from_function(
+        trainer.make_dataset_fn(training, data_config, config.seed + resumed_from))
+    iterator = iter(dataset)
+    embed_fn = trainer.make_embed_fn(state.model, source.config.input_size)
+    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if is_chief else tf.summary.create_noop_writer()
+    progbar = (keras.utils.Progbar(config.max_steps, stateful_metrics=["loss", "flip_l2", "lr"])
+               if (is_chief and config.progress) else None)
+    best, train_seconds = trainer._history(run_dir / "metrics.jsonl")
+    process_start, eval_seconds = time.monotonic(), 0.0
+    current = resumed_from
+    values = {name: float("nan") for name in METRIC_NAMES}
+    window_start, window_step = time.monotonic(), current
+    window_sums = dict.fromkeys(METRIC_NAMES, 0.0)
+
+    def save_checkpoint():
+        step.assign(current)
+        manager.save(checkpoint_number=current)
+
+    while current < config.max_steps:
+        values = {k: float(v) for k, v in state.train_step(iterator).items()}
+        current += 1
+        for name in METRIC_NAMES:
+            window_sums[name] += values[name]
+        if not math.isfinite(values["loss"]):
+            kept = manager.latest_checkpoint or "none (no checkpoint was written yet)"
+            raise TrainingDivergedError(f"flip loss became {values['loss']} at step {current}; "
+                                        f"last good checkpoint: {kept}", run_dir)
+        lr = config.lr_at(current - 1)
+        if progbar is not None:
+            progbar.update(current, values=[("loss", values["loss"]), ("flip_l2", values["flip_l2"]), ("lr", lr)])
+        if current % config.log_every == 0 or current == config.max_steps:
+            elapsed = time.monotonic() - window_start
+            images_per_s = (current - window_step) * config.batch_size / max(elapsed, 1e-9)
+            # Window means: single-batch L2 values swing by 10x with a few large-norm faces.
+            means = {name: total / (current - window_step) for name, total in window_sums.items()}
+            window_start, window_step = time.monotonic(), current
+            window_sums = dict.fromkeys(METRIC_NAMES, 0.0)
+            with writer.as_default(step=current):
+                for name, value in means.items():
+                    trainer.write_scalar(name, value)
+                trainer.write_scalar("lr", lr)
+                trainer.write_scalar("images_per_s", images_per_s)
+        evaluate_now = validator is not None and (current % config.eval_every == 0 or current == config.max_steps)
+        if (config.checkpoint_every and current % config.checkpoint_every == 0) or current == config.max_steps \
+                or evaluate_now:
+            save_checkpoint()
+        if evaluate_now:
+            record = _validate(validator, embed_fn, source.config, current, values, lr)
+            record["train_seconds"] = round(train_seconds + time.monotonic() - process_start - eval_seconds, 1)
+            eval_seconds += record["eval_seconds"]
+            with writer.as_default(step=current):
+                trainer.write_scalar("lfw_accuracy", record["lfw_accuracy"])
+            writer.flush()
+            if record["lfw_accuracy"] > best:
+                best = record["lfw_accuracy"]
+                trainer._save_keras(state.model, run_dir / "best.keras")
+            record["best_lfw_accuracy"] = best
+            with open(run_dir / "metrics.jsonl", "a") as stream:
+                stream.write(json.dumps(record) + "\n")
+            say(f"\nstep {current}: loss {values['loss']:.4f} (flip L2 {values['flip_l2']:.4f}, mirror L2 "
+                f"{values['mirror_l2']:.4f}), LFW folds {list(source.config.val_folds)} accuracy of "
+                f"(f_I + g(f_I))/2 {record['lfw_accuracy']:.4f} (best {best:.4f})")
+    if resumed_from < config.max_steps or not (own_dir / "final.keras").exists():
+        if not manager.latest_checkpoint or int(step.numpy()) != current:
+            save_checkpoint()
+        trainer._save_keras(state.model, own_dir / "final.keras")
+    writer.flush()
+    return {"run_dir": str(run_dir), "step": current, **values, "best_accuracy": best,
+            "resumed_from": resumed_from, "source_checkpoint": source.checkpoint}
+
+
+def _training_set(source, config):
+    """The source run's training faces; with the cross-entropy, only the labelled ones, whose
+    labels must still match the trained classifier."""
+    training = trainer.gather_training_set(source.config)
+    if config.flip_ce_weight == 0:
+        return training
+    labelled = training.labels >= 0  # distillation runs may add unlabeled faces (label -1)
+    if not labelled.all():
+        training = dataclasses.replace(training, paths=[p for p, k in zip(training.paths, labelled) if k],
+                                       labels=training.labels[labelled])
+    if training.num_classes != source.num_classes:
+        raise BadInputError(
+            f"the source run's training data now has {training.num_classes} identities but its classifier "
+            f"{source.num_classes}: the labels no longer match the trained classifier", source.run_dir)
+    return training
+
+
+def _validate(validator, embed_fn, source_config, step, values, lr):
+    start = time.monotonic()
+    result = validator.evaluate(embed_fn, flip="off")["no_flip"]
+    return {
+        "step": step,
+        **values,
+        "lr": lr,
+        "lfw_accuracy": result["accuracy_mean"],
+        "lfw_accuracy_std": result["accuracy_std"],
+        "lfw_auc": result["auc"],
+        "val_folds": list(source_config.val_folds),
+        "eval_seconds": round(time.monotonic() - start, 2),
+        "time": time.time(),
+    }
+
+
+def load_flipped_model(path):
+    """The FlippedMobiFace of a flip run folder (best.keras, else final.keras) or a `.keras` file.
+
+    Raises ModelLoadError when there is no such file or it cannot be read, BadInputError when
+    the model has no flip predictor.
+    """
+    from mobiface_tf.embedding import run_checkpoint
+    from mobiface_tf.errors import ModelLoadError
+    from mobiface_tf.models import registry  # noqa: F401  (registers the custom layers)
+    from mobiface_tf.models.flipped import backbone_model
+
+    path = Path(path)
+    if path.is_dir():
+        path = run_checkpoint(path)
+    if not path.is_file():
+        raise ModelLoadError("no such FlippedMobiFace .keras file or flip run folder", path)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for corrupt or foreign files.
+        raise ModelLoadError(f"cannot read Keras model: {str(error).strip().splitlines()[0]}", path) from error
+    try:
+        backbone_model(model)
+    except ValueError as error:
+        raise BadInputError(str(error), path) from None
+    return model
+
+
+def flip_variant_embedders(model):
+    """Embedding functions (aligned uint8 (N, 112, 112, 3) -> (N, D)) for the a/b/c study.
+
+    Returns:
+        (embed_backbone, embed_flipped): f_I from the backbone inside `model`, and the
+        FlippedMobiFace output (f_I + g(f_I))/2; faces are resized when the model's input is
+        not 112x112 (tiny test models).
+    """
+    from mobiface_tf.models.flipped import backbone_model
+
+    input_size = int(model.inputs[0].shape[1])
+    return (trainer.make_embed_fn(backbone_model(model), input_size),
+            trainer.make_embed_fn(model, input_size))
+
