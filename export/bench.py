@@ -51,8 +51,10 @@ def spread_prelu_slopes(model, seed=0):
     so the int8 PReLU rewrite is timed in its general form rather than as a plain LeakyReLU."""
     import keras
 
+    from mobiface_tf.models.profile import iter_layers
+
     rng = np.random.default_rng(seed)
-    for layer in quantize.iter_layers(model):
+    for layer in iter_layers(model):
         if isinstance(layer, keras.layers.PReLU):
             shape = layer.get_weights()[0].shape
             layer.set_weights([rng.uniform(0.0, 0.5, shape).astype(np.float32)])

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from mobiface_tf.errors import DataNotFoundError
+from mobiface_tf.models.profile import iter_layers
 
 
 @keras.saving.register_keras_serializable(package="mobiface_export")
@@ -97,15 +98,6 @@ def rewrite_prelu(model):
 def count_prelu(model):
     """How many `keras.layers.PReLU` layers `model` holds (nested models included)."""
     return sum(isinstance(layer, keras.layers.PReLU) for layer in iter_layers(model))
-
-
-def iter_layers(model):
-    """Every layer of `model`, nested models walked."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from iter_layers(layer)
-        else:
-            yield layer
 
 
 def sample_aligned_faces(aligned_dir, num_faces, *, seed=0, exclude=()):

@@ -38,7 +38,7 @@ def count_macs(model):
     walked; each layer must be called once.
     """
     total = 0
-    for layer in _layers(model):
+    for layer in iter_layers(model):
         if isinstance(layer, _MAC_LAYERS):
             output_shape = layer.output.shape
             if any(dim is None for dim in output_shape[1:-1]):
@@ -61,9 +61,10 @@ def profile_model(model):
     }
 
 
-def _layers(model):
+def iter_layers(model):
+    """Every layer of `model`, nested models walked."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _layers(layer)
+            yield from iter_layers(layer)
         else:
             yield layer

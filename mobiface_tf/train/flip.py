@@ -356,15 +356,7 @@ def train_flip(config, strategy=None, log=print):
         items["head"] = state.classifier
     checkpoint = tf.train.Checkpoint(**items)
     manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        resumed_from = int(step.numpy())
-        if int(optimizer.iterations.numpy()) != resumed_from:
-            raise BadInputError(f"checkpoint step {resumed_from} != optimizer iterations "
-                                f"{int(optimizer.iterations.numpy())}", manager.latest_checkpoint)
-        say(f"resumed from {manager.latest_checkpoint} at step {resumed_from} "
-            f"(optimizer iterations {int(optimizer.iterations.numpy())})")
+    resumed_from = trainer.restore_latest(checkpoint, manager, step, optimizer, say)
 
     data_config = dataclasses.replace(source.config, batch_size=config.batch_size)
     dataset = strategy.distribute_datasets_from_function(

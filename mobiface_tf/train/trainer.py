@@ -391,6 +391,25 @@ def _save_keras(model, path):
     os.replace(tmp, path)
 
 
+def restore_latest(checkpoint, manager, step, optimizer, say):
+    """Restore the newest checkpoint of `manager` into `checkpoint`, if there is one.
+
+    Returns the step training resumes at (0 for a fresh run). The step counter and the
+    optimizer's iteration count must agree, or the checkpoint is refused: the learning-rate
+    schedule and the momentum state would disagree about where the run is.
+    """
+    if not manager.latest_checkpoint:
+        return 0
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    resumed_from = int(step.numpy())
+    iterations = int(optimizer.iterations.numpy())
+    if iterations != resumed_from:
+        raise BadInputError(f"checkpoint step {resumed_from} != optimizer iterations {iterations}",
+                            manager.latest_checkpoint)
+    say(f"resumed from {manager.latest_checkpoint} at step {resumed_from} (optimizer iterations {iterations})")
+    return resumed_from
+
+
 def train(config, strategy=None, log=print):
     """Train `config.model` as `config` says, resuming from `config.run_dir` if it has checkpoints.
 
@@ -443,15 +462,7 @@ def train(config, strategy=None, log=print):
             f"--embedding_size={teacher.embedding_size} avoids that")
     checkpoint = state.checkpoint()
     manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        resumed_from = int(step.numpy())
-        if int(optimizer.iterations.numpy()) != resumed_from:
-            raise BadInputError(f"checkpoint step {resumed_from} != optimizer iterations "
-                                f"{int(optimizer.iterations.numpy())}", manager.latest_checkpoint)
-        say(f"resumed from {manager.latest_checkpoint} at step {resumed_from} "
-            f"(optimizer iterations {int(optimizer.iterations.numpy())})")
+    resumed_from = restore_latest(checkpoint, manager, step, optimizer, say)
 
     dataset = strategy.distribute_datasets_from_function(
         make_dataset_fn(training, config, config.seed + resumed_from, teacher=teacher))
