@@ -140,3 +140,17 @@ def test_embed_enroll_identify(tiny_model, lfw_dir, tmp_path):
     assert [m["name"] for m in face["matches"]][0] == people[1]
     assert face["matches"][0]["similarity"] == pytest.approx(1.0, abs=1e-5)
     assert face["identified"] is None  # no threshold: ranking only
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_bundled_model_tells_same_from_different_people(lfw_dir):
+    # No --model: the bundled int8 model. Pairs far from its threshold (0.545 at FAR 1e-3):
+    # the same person scores ~0.7-0.8 here, these two different people ~0.14.
+    same = mobiface("verify", _lfw(lfw_dir, "George_W_Bush", 1), _lfw(lfw_dir, "George_W_Bush", 2), "--json")
+    different = mobiface("verify", _lfw(lfw_dir, "George_W_Bush", 1), _lfw(lfw_dir, "Colin_Powell", 1), "--json")
+    assert same.returncode == 0 and different.returncode == 0, same.stderr + different.stderr
+    same, different = json.loads(same.stdout), json.loads(different.stdout)
+    assert same["verified"] and not different["verified"]
+    assert same["far"] == different["far"] == 0.001
+    assert different["similarity"] < same["threshold"] <= same["similarity"]
