@@ -83,13 +83,7 @@ def plot_roc(curves, path, title="LFW verification ROC"):
     ax.set_xlim(max(smallest, 1e-6) / 2, 1.0)
     ax.set_xlabel("false accept rate (FAR)")
     ax.set_ylabel("true accept rate (TAR)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(plt, fig, ax, path, title, legend_loc="lower right")
 
 
 def plot_identification(curves, path, title="Rank-1 identification among distractors"):
@@ -103,9 +97,14 @@ def plot_identification(curves, path, title="Rank-1 identification among distrac
     ax.set_xscale("log")
     ax.set_xlabel("distractors (0 plotted at 1)")
     ax.set_ylabel("rank-1 identification rate (%)")
+    return _finish(plt, fig, ax, path, title, legend_loc="lower left")
+
+
+def _finish(plt, fig, ax, path, title, legend_loc):
+    """Title, grid and legend the way every report plot has them; write the PNG and free it."""
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc=legend_loc, fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

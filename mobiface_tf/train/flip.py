@@ -406,7 +406,7 @@ def train_flip(config, strategy=None, log=print):
                 or evaluate_now:
             save_checkpoint()
         if evaluate_now:
-            record = _validate(validator, embed_fn, source.config, current, values, lr)
+            record = trainer.validation_record(validator, embed_fn, source.config.val_folds, current, values, lr)
             record["train_seconds"] = round(train_seconds + time.monotonic() - process_start - eval_seconds, 1)
             eval_seconds += record["eval_seconds"]
             with writer.as_default(step=current):
@@ -445,22 +445,6 @@ def _training_set(source, config):
             f"the source run's training data now has {training.num_classes} identities but its classifier "
             f"{source.num_classes}: the labels no longer match the trained classifier", source.run_dir)
     return training
-
-
-def _validate(validator, embed_fn, source_config, step, values, lr):
-    start = time.monotonic()
-    result = validator.evaluate(embed_fn, flip="off")["no_flip"]
-    return {
-        "step": step,
-        **values,
-        "lr": lr,
-        "lfw_accuracy": result["accuracy_mean"],
-        "lfw_accuracy_std": result["accuracy_std"],
-        "lfw_auc": result["auc"],
-        "val_folds": list(source_config.val_folds),
-        "eval_seconds": round(time.monotonic() - start, 2),
-        "time": time.time(),
-    }
 
 
 def load_flipped_model(path):

@@ -507,7 +507,7 @@ def train(config, strategy=None, log=print):
         if (config.checkpoint_every and current % config.checkpoint_every == 0) or current == config.max_steps or evaluate_now:
             save_checkpoint()
         if evaluate_now:
-            record = _validate(validator, embed_fn, config, current, loss_value, lr)
+            record = validation_record(validator, embed_fn, config.val_folds, current, {"loss": loss_value}, lr)
             record["train_seconds"] = round(train_seconds + time.monotonic() - process_start - eval_seconds, 1)
             eval_seconds += record["eval_seconds"]
             with writer.as_default(step=current):
@@ -579,17 +579,19 @@ def _make_validator(config, say):
     return LfwBenchmark(lfw_dir, folds=[f - 1 for f in config.val_folds], log=say)
 
 
-def _validate(validator, embed_fn, config, step, loss, lr):
+def validation_record(validator, embed_fn, val_folds, step, values, lr):
+    """Validate `embed_fn` (no flip) and return the `metrics.jsonl` line of a training stage:
+    the step, the stage's loss `values` (a dict), the learning rate and the LFW figures."""
     start = time.monotonic()
     result = validator.evaluate(embed_fn, flip="off")["no_flip"]
     return {
         "step": step,
-        "loss": loss,
+        **values,
         "lr": lr,
         "lfw_accuracy": result["accuracy_mean"],
         "lfw_accuracy_std": result["accuracy_std"],
         "lfw_auc": result["auc"],
-        "val_folds": list(config.val_folds),
+        "val_folds": list(val_folds),
         "eval_seconds": round(time.monotonic() - start, 2),
         "time": time.time(),
     }
