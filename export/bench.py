@@ -253,9 +253,3 @@ def _litert_version():
     except metadata.PackageNotFoundError:
         return "unknown"
 
-
-def run():
-    """Console-script entry point of `mobiface-bench` (flags live in `export.bench_cli`)."""
-    from export import bench_cli
-
-    bench_cli.run()

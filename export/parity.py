@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mobiface_tf.eval.verification import l2_normalize
+from mobiface_tf.embedding import l2_normalize
 
 # Mean-cosine targets per precision (issue 6); the int8 LFW drop target is in points of accuracy.
 COSINE_TARGETS = {"float32": 0.9999, "float16": 0.999, "dynamic_int8": 0.98, "int8": 0.98}
