@@ -34,18 +34,16 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from mobiface_tf import paths
-    from mobiface_tf.data.sources import list_identity_tree
+    from training_bench import load_training_set, seconds_per_step
+
     from mobiface_tf.train import distill, trainer
     from mobiface_tf.train.config import resolve_config
 
-    data = args.data or paths.work_root() / "aligned" / "celeba"
-    image_paths, labels, names = list_identity_tree(data)
-    training = trainer.TrainingSet(image_paths, labels, names, [str(data)])
+    data, training = load_training_set(args.data)
     teacher = distill.load_teacher(args.teacher, input_mean=args.teacher_input_mean,
                                    input_std=args.teacher_input_std, num_threads=args.teacher_threads)
     strategy = tf.distribute.get_strategy()
-    print(f"{os.cpu_count()} CPUs visible; data: {data} ({len(image_paths)} images); teacher {teacher.name} "
+    print(f"{os.cpu_count()} CPUs visible; data: {data} ({len(training.paths)} images); teacher {teacher.name} "
           f"({teacher.embedding_size}-d, {args.teacher_threads} thread(s)); batch {args.batch_size}; "
           f"{args.steps} timed steps after 2 untimed")
     print("| what | loss | teacher | images/s | s/step |")
@@ -68,12 +66,7 @@ def main():
                                           teacher_size=teacher.embedding_size if use_teacher else None)
         dataset_fn = trainer.make_dataset_fn(training, config, seed=0, teacher=teacher if use_teacher else None)
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-        for _ in range(2):
-            float(state.train_step(iterator)[0])
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            float(state.train_step(iterator)[0])
-        seconds = (time.perf_counter() - start) / args.steps
+        seconds = seconds_per_step(state, iterator, args.steps)
         print(f"| train step, tf.data + full augmentation | {loss} | {'yes' if use_teacher else 'no'} | "
               f"{args.batch_size / seconds:.1f} | {seconds:.2f} |", flush=True)
 

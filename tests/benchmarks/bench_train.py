@@ -14,7 +14,6 @@ training does. When the two agree, the input pipeline keeps up.
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,19 +28,17 @@ def main():
 
     import tensorflow as tf
 
-    from mobiface_tf import paths
-    from mobiface_tf.data.sources import list_identity_tree
+    from training_bench import load_training_set, seconds_per_step
+
     from mobiface_tf.models.registry import list_models
     from mobiface_tf.train import trainer
     from mobiface_tf.train.config import resolve_config
 
-    data = args.data or paths.work_root() / "aligned" / "celeba"
-    image_paths, labels, names = list_identity_tree(data)
-    training = trainer.TrainingSet(image_paths, labels, names, [str(data)])
+    data, training = load_training_set(args.data)
     strategy = tf.distribute.get_strategy()
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     print(f"device: {devices[0].name} ({len(devices)}), {os.cpu_count()} CPUs visible; data: {data} "
-          f"({len(image_paths)} images, {len(names)} classes); {args.steps} timed steps after 2 untimed")
+          f"({len(training.paths)} images, {training.num_classes} classes); {args.steps} timed steps after 2 untimed")
     print("| model | batch | input | images/s | s/step |")
     print("|---|---:|---|---:|---:|")
     for model in (args.models.split(",") if args.models else list_models()):
@@ -53,12 +50,7 @@ def main():
             cached = lambda _context, batch=batch: tf.data.Dataset.from_tensors(batch).repeat()  # noqa: E731
             for input_name, dataset_fn in (("cached", cached), ("tf.data", real)):
                 iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-                for _ in range(2):
-                    float(state.train_step(iterator)[0])
-                start = time.perf_counter()
-                for _ in range(args.steps):
-                    float(state.train_step(iterator)[0])
-                seconds = (time.perf_counter() - start) / args.steps
+                seconds = seconds_per_step(state, iterator, args.steps)
                 print(f"| {model} | {batch_size} | {input_name} | {batch_size / seconds:.1f} | {seconds:.2f} |",
                       flush=True)
 
