@@ -211,6 +211,11 @@ def test_distill_alone_on_unlabeled_faces_then_resume_restores_projection(tmp_pa
     assert not np.allclose(state.projection.kernel.numpy(), saved)
     state.checkpoint().restore(str(run / "checkpoints" / "ckpt-4")).assert_existing_objects_matched()
     np.testing.assert_array_equal(state.projection.kernel.numpy(), saved)
+    # ... so does a warm start (init_from), with a fresh optimizer ...
+    fresh = trainer.build_train_state(config, 0, tf.distribute.get_strategy(), teacher_size=TEACHER_SIZE)
+    trainer.warm_start(fresh, run, lambda line: None)
+    np.testing.assert_array_equal(fresh.projection.kernel.numpy(), saved)
+    assert int(fresh.optimizer.iterations.numpy()) == 0
     # ... and a rerun with more steps resumes from it rather than restarting.
     resumed = trainer.train(resolve_config("smoke", {**_overrides(config), "max_steps": "6"}), log=lambda line: None)
     assert resumed["resumed_from"] == 4 and resumed["step"] == 6

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from helpers import write_identity_tree, write_lfw
 
-from mobiface_tf.errors import BadInputError, TrainingDivergedError
+from mobiface_tf.errors import BadInputError, ModelLoadError, TrainingDivergedError
 from mobiface_tf.train import trainer
 from mobiface_tf.train.config import resolve_config
 
@@ -103,3 +103,42 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data):
         value = reader.get_tensor(name)
         if np.issubdtype(np.asarray(value).dtype, np.floating):
             assert np.all(np.isfinite(value)), name
+
+
+def _same_weights(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.slow
+def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
+    tree, lfw = data
+    first = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "first"), max_steps="4")
+    trainer.train(first, log=lambda line: None)
+    trained = keras.saving.load_model(tmp_path / "first" / "final.keras").get_weights()
+    strategy = tf.distribute.get_strategy()
+
+    for source in (tmp_path / "first", tmp_path / "first" / "final.keras"):
+        state = trainer.build_train_state(first, 23, strategy)
+        assert not _same_weights(state.backbone.get_weights(), trained)
+        lines = []
+        trainer.warm_start(state, source, lines.append)
+        assert _same_weights(state.backbone.get_weights(), trained), source
+        assert "initialized" in lines[0] and int(state.optimizer.iterations.numpy()) == 0
+
+    wider = _config(tmp_path, tree, lfw, embedding_size="24")
+    for source in (tmp_path / "first", tmp_path / "first" / "final.keras"):
+        with pytest.raises(BadInputError, match="does not fit"):
+            trainer.warm_start(trainer.build_train_state(wider, 23, strategy), source, print)
+    with pytest.raises(ModelLoadError, match="no such run folder"):
+        trainer.warm_start(trainer.build_train_state(first, 23, strategy), tmp_path / "nothing", print)
+
+    # A fresh run starts from those weights at step 0; rerun, it resumes its own checkpoints.
+    second = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="2",
+                     init_from=str(tmp_path / "first"))
+    lines = []
+    assert trainer.train(second, log=lines.append)["resumed_from"] == 0
+    assert any(line.startswith("initialized model from") for line in lines)
+    longer = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="3")
+    lines = []
+    assert trainer.train(longer, log=lines.append)["resumed_from"] == 2
+    assert not any(line.startswith("initialized") for line in lines)

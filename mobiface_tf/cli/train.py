@@ -51,6 +51,8 @@ _HELP = {
     "teacher_input_std": "See --teacher_input_mean.",
     "teacher_threads": "CPU threads of a .tflite teacher.",
     "distill_weight": "Weight of the distillation loss 1 - cos(projection(student), teacher).",
+    "init_from": "Start from these weights (a run folder's newest checkpoint, or a .keras model of the same "
+                 "architecture) with a fresh optimizer; ignored when --run_dir already has checkpoints.",
     "unlabeled_dirs": "Comma-separated folders of aligned faces without identity labels (needs --loss=none).",
 }
 for _field in dataclasses.fields(TrainConfig):

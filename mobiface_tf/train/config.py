@@ -63,6 +63,10 @@ class TrainConfig(JsonConfig):
     without a JSON); `distill_weight` weighs the 1 - cosine loss; `loss="none"` trains with
     distillation alone; `teacher_threads` are LiteRT's CPU threads. `unlabeled_dirs` are folders
     of faces without identity labels (any nesting), usable only with `loss="none"`.
+    Warm start: `init_from` is a run folder (its newest checkpoint's backbone and distillation
+    projection) or a `.keras` embedding model of the same architecture; training starts from
+    those weights with a fresh optimizer at step 0. A run folder that already has checkpoints of
+    its own resumes from them instead.
     """
 
     preset: str = "paper"
@@ -108,6 +112,7 @@ class TrainConfig(JsonConfig):
     teacher_threads: int = 1
     distill_weight: float = 1.0
     unlabeled_dirs: tuple = ()
+    init_from: str = ""
 
     def lr_values(self):
         """Learning rate of each piece of the piecewise-constant schedule (len(boundaries) + 1)."""
@@ -274,9 +279,10 @@ def load_config(run_dir):
         raise BadInputError(f"not a training configuration ({error})", path) from None
 
 
-# Fields a rerun may change without breaking a resume: how long, how often, how verbose.
+# Fields a rerun may change without breaking a resume: how long, how often, how verbose (and
+# init_from, which only a fresh run reads).
 RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "progress",
-                     "teacher_threads")
+                     "teacher_threads", "init_from")
 
 
 def check_resume_compatible(saved, wanted, run_dir, resumable=RESUMABLE_CHANGES):

@@ -40,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobiface_tf import paths
-from mobiface_tf.errors import BadInputError, DataNotFoundError, TrainingDivergedError
+from mobiface_tf.errors import BadInputError, DataNotFoundError, ModelLoadError, TrainingDivergedError
 from mobiface_tf.train import distill, losses
 from mobiface_tf.train.config import check_resume_compatible, load_config
 
@@ -410,6 +410,49 @@ def restore_latest(checkpoint, manager, step, optimizer, say):
     return resumed_from
 
 
+def warm_start(state, source, say):
+    """Load starting weights into a fresh `TrainState` (`TrainConfig.init_from`).
+
+    `source` is a run folder, whose newest checkpoint gives the backbone and, when both have
+    one, the distillation projection (so a distilled student continues without relearning it),
+    or a `.keras` embedding model (a run folder without checkpoints stands for its
+    `best.keras`/`final.keras`). The optimizer, step and classifier head start fresh.
+
+    Raises:
+        ModelLoadError: `source` cannot be read.
+        BadInputError: its weights do not fit this configuration's model.
+    """
+    from mobiface_tf.embedding import run_checkpoint
+
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise ModelLoadError("no such run folder or .keras file to start from (--init_from)", source)
+    latest = tf.train.latest_checkpoint(str(source / "checkpoints")) if source.is_dir() else None
+    if latest:
+        names = {name.split("/")[0] for name, _ in tf.train.list_variables(latest)}
+        items = {"model": state.backbone}
+        if state.projection is not None and "projection" in names:
+            items["projection"] = state.projection
+        try:
+            tf.train.Checkpoint(**items).restore(latest).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise BadInputError(f"checkpoint does not fit this model ({reason})", latest) from None
+        say(f"initialized {', '.join(items)} from {latest}")
+        return
+    path = run_checkpoint(source) if source.is_dir() else source
+    try:
+        weights = keras.saving.load_model(path, compile=False).get_weights()
+    except Exception as error:  # Keras raises many types for unreadable archives
+        raise ModelLoadError(f"not a Keras model ({str(error).strip().splitlines()[0]})", path) from None
+    expected = [w.shape for w in state.backbone.get_weights()]
+    if [w.shape for w in weights] != expected:
+        raise BadInputError(f"model does not fit this configuration's {state.backbone.name} "
+                            f"({len(weights)} weight arrays vs {len(expected)}, or other shapes)", path)
+    state.backbone.set_weights(weights)
+    say(f"initialized the backbone from {path}")
+
+
 def train(config, strategy=None, log=print):
     """Train `config.model` as `config` says, resuming from `config.run_dir` if it has checkpoints.
 
@@ -463,6 +506,8 @@ def train(config, strategy=None, log=print):
     checkpoint = state.checkpoint()
     manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
     resumed_from = restore_latest(checkpoint, manager, step, optimizer, say)
+    if not resumed_from and config.init_from:
+        warm_start(state, config.init_from, say)
 
     dataset = strategy.distribute_datasets_from_function(
         make_dataset_fn(training, config, config.seed + resumed_from, teacher=teacher))
