@@ -76,3 +76,15 @@ def test_resume_allows_longer_runs_but_not_other_models(tmp_path):
     train_config.check_resume_compatible(saved, resolve_config("smoke", {"max_steps": "50"}), tmp_path)
     with pytest.raises(BadInputError, match="model: 'mobiface' -> 'mobilefacenet'"):
         train_config.check_resume_compatible(saved, resolve_config("smoke", {"model": "mobilefacenet"}), tmp_path)
+
+
+def test_resume_compares_paths_not_their_spelling(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    saved = resolve_config("smoke", {"run_dir": "runs/a", "train_dirs": "data/x,data/y", "teacher": "t.tflite"})
+    same = resolve_config("smoke", {"run_dir": str(tmp_path / "runs" / "a"), "train_dirs": f"{tmp_path}/data/x,data/y",
+                                    "teacher": "./t.tflite"})
+    train_config.check_resume_compatible(saved, same, tmp_path)
+    with pytest.raises(BadInputError, match="train_dirs"):
+        train_config.check_resume_compatible(saved, resolve_config("smoke", {"run_dir": "runs/a",
+                                                                             "train_dirs": "data/x",
+                                                                             "teacher": "t.tflite"}), tmp_path)

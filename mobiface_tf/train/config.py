@@ -6,6 +6,7 @@ A run is fully described by its `TrainConfig`; the trainer writes the resolved o
 
 import dataclasses
 import json
+import os
 import typing
 from pathlib import Path
 from typing import Optional
@@ -181,14 +182,15 @@ PRESETS = {
         "checkpoint_every": 100,
         "log_every": 10,
     },
-    # The bundled model (`make bundle`): MobiFace distilled from a teacher (`--teacher=...` is
-    # required) with the cosine loss alone, on the default data (~17.7K faces) with strong
-    # augmentation the teacher also sees. Adam 1e-3, as measured in FACTS.md (~95% on fold 10
-    # after 4-6 epochs at a constant rate), then / 10 at 2/3 and 9/10 of the steps. 1,400 steps of
-    # 64 = 90K images = ~5 epochs: ~55 min at the ~26-30 images/s measured with the teacher in
-    # the loop on this 2-core CPU (tests/benchmarks/bench_distill.py). The student's embedding is
-    # the teacher's size (192 for the bundled model's MobileFaceNet teacher): a larger one leaves
-    # directions outside the projection's reach untrained, noise that BN scales up like the rest.
+    # Stage 1 of the bundled model (`make bundle`): MobiFace distilled from a teacher
+    # (`--teacher=...` is required) with the cosine loss alone, on the default data (~17.7K
+    # faces) with strong augmentation the teacher also sees. Adam 1e-3, as measured in FACTS.md
+    # (~95% on fold 10 after 4-6 epochs at a constant rate), then / 10 at 2/3 and 9/10 of the
+    # steps: 1,200 steps of 64 = 77K images = ~4.3 epochs. Stage 2 is a fresh run of this preset
+    # started from stage 1 (`--init_from`) with a longer schedule (Makefile, README). The
+    # student's embedding is the teacher's size (192 for the bundled model's MobileFaceNet
+    # teacher): a larger one leaves directions outside the projection's reach untrained, noise
+    # that BN scales up like the rest.
     "distill": {
         "loss": "none",
         "embedding_size": 192,
@@ -197,8 +199,8 @@ PRESETS = {
         "augment": "full",
         "batch_size": 64,
         "learning_rate": 1e-3,
-        "lr_boundaries": (950, 1250),
-        "max_steps": 1400,
+        "lr_boundaries": (800, 1080),
+        "max_steps": 1200,
         "weight_decay": 5e-5,
         "eval_every": 250,
         "checkpoint_every": 100,
@@ -285,6 +287,24 @@ RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkp
                      "teacher_threads", "init_from")
 
 
+# Fields that name files or folders: `work/runs/x` and `/abs/work/runs/x` are the same setting.
+PATH_FIELDS = ("run_dir", "train_dirs", "lfw_dir", "lfw_aligned", "teacher", "unlabeled_dirs", "init_from",
+               "from_run", "source_checkpoint")
+
+
+def _as_paths(value):
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return [os.path.abspath(os.path.expanduser(v)) if v else "" for v in values]
+
+
+def _same_setting(name, saved, wanted):
+    if saved == wanted:
+        return True
+    if name not in PATH_FIELDS or saved is None or wanted is None:
+        return False
+    return _as_paths(saved) == _as_paths(wanted)
+
+
 def check_resume_compatible(saved, wanted, run_dir, resumable=RESUMABLE_CHANGES):
     """Raise BadInputError if `wanted` differs from the run folder's `saved` config (any run
     configuration dataclass) in a field outside `resumable`: one that would make continuing the
@@ -292,7 +312,7 @@ def check_resume_compatible(saved, wanted, run_dir, resumable=RESUMABLE_CHANGES)
     changed = [
         f.name
         for f in dataclasses.fields(saved)
-        if f.name not in resumable and getattr(saved, f.name) != getattr(wanted, f.name)
+        if f.name not in resumable and not _same_setting(f.name, getattr(saved, f.name), getattr(wanted, f.name))
     ]
     if changed:
         detail = ", ".join(f"{n}: {getattr(saved, n)!r} -> {getattr(wanted, n)!r}" for n in changed)
