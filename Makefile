@@ -101,7 +101,7 @@ export-tflite: install
 bench: install
 	$(BIN)/mobiface-bench --bench_dir=$(MOBIFACE_WORK)/bench --bench_calibration_dir=$(CALIBRATION_DIR)
 
-.PHONY: eval eval-reference bench-ident
+.PHONY: eval eval-reference bench-ident bench-enroll
 
 # LFW 10-fold (with and without flip TTA), TAR@FAR, ROC plot for any model: a run folder,
 # .keras, SavedModel or .tflite. `make eval EVAL_MODEL=model.tflite EVAL_ARGS="--input_mean
@@ -129,6 +129,11 @@ eval-reference: install $(REFERENCE_TFLITE)
 # Identification among 1M synthetic 512-d distractors (time, peak RSS) and LFW eval wall time.
 bench-ident: install
 	$(PY) tests/benchmarks/bench_identification.py
+
+# Enroll 30 CelebA identities from raw photos (MTCNN + alignment), identify one held-out photo
+# each; ENROLL_ARGS="--model=PATH --identities=N" (default: the bundled model, 30).
+bench-enroll: install
+	$(PY) tests/benchmarks/bench_enroll.py $(ENROLL_ARGS)
 
 .PHONY: train train-compare
 
