@@ -131,9 +131,9 @@ def main(argv):
     if not config.train_dirs and not config.lfw_aligned:
         align_default_data(config)
     summary = trainer.train(config, strategy=strategy)
-    print(f"done: {summary['run_dir']} at step {summary['step']}, loss {summary['loss']:.4f}, "
-          f"best LFW accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else
-          f"done: {summary['run_dir']} at step {summary['step']}, loss {summary['loss']:.4f}")
+    trained = f", loss {summary['loss']:.4f}" if summary["step"] > summary["resumed_from"] else " (nothing left to train)"
+    best = f", best LFW accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else ""
+    print(f"done: {summary['run_dir']} at step {summary['step']}{trained}{best}")
 
 
 def run():
