@@ -49,7 +49,8 @@ for _field in dataclasses.fields(FlipConfig):
 def _config():
     """FlipConfig from the flags; without --from_run, the run folder's saved settings."""
     from mobiface_tf.errors import BadInputError
-    from mobiface_tf.train.flip import default_flip_run_dir, load_flip_config
+    from mobiface_tf.train.config import load_config
+    from mobiface_tf.train.flip import default_flip_run_dir
 
     values = {}
     for field in dataclasses.fields(FlipConfig):
@@ -65,7 +66,7 @@ def _config():
     run_dir = values["run_dir"] = values.get("run_dir") or str(default_flip_run_dir())
     base = FlipConfig()
     if "from_run" not in values:
-        saved = load_flip_config(run_dir)
+        saved = load_config(run_dir, FlipConfig)
         if saved is not None:
             base = saved
     return dataclasses.replace(base, **values)

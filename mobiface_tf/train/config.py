@@ -18,6 +18,8 @@ class JsonConfig:
     """JSON round trip for the run configurations (`TrainConfig`, the flip stage's `FlipConfig`):
     what each run writes as `run_dir/config.json`."""
 
+    DESCRIPTION = "run configuration"  # in errors about an unreadable config.json
+
     def to_json(self):
         """The configuration as indented JSON (tuples become lists)."""
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -69,6 +71,8 @@ class TrainConfig(JsonConfig):
     those weights with a fresh optimizer at step 0. A run folder that already has checkpoints of
     its own resumes from them instead.
     """
+
+    DESCRIPTION = "training configuration"  # in errors about an unreadable config.json
 
     preset: str = "paper"
     model: str = "mobiface"
@@ -270,15 +274,17 @@ def resolve_config(preset="paper", overrides=None):
     return TrainConfig(**values).validate()
 
 
-def load_config(run_dir):
-    """The `TrainConfig` a run folder was started with (its `config.json`), or None."""
+def load_config(run_dir, config_class=None):
+    """The configuration (`TrainConfig` by default, or another `JsonConfig` class such as the
+    flip stage's) a run folder was started with: its `config.json`, or None when it has none."""
+    config_class = config_class or TrainConfig
     path = Path(run_dir) / "config.json"
     if not path.exists():
         return None
     try:
-        return TrainConfig.from_json(path.read_text())
+        return config_class.from_json(path.read_text())
     except (ValueError, TypeError) as error:
-        raise BadInputError(f"not a training configuration ({error})", path) from None
+        raise BadInputError(f"not a {config_class.DESCRIPTION} ({error})", path) from None
 
 
 # Fields a rerun may change without breaking a resume: how long, how often, how verbose (and

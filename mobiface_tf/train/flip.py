@@ -77,6 +77,8 @@ class FlipConfig(JsonConfig):
     Training images are the source run's (same folders, same identities and labels).
     """
 
+    DESCRIPTION = "flip-stage configuration"
+
     from_run: str = ""
     source_checkpoint: str = ""
     flip_ce_weight: float = 1.0
@@ -125,17 +127,6 @@ class FlipConfig(JsonConfig):
 def default_flip_run_dir():
     """`work_root()/runs/flip`: the folder `make train-flip` and `make eval-flip` use."""
     return paths.work_root() / "runs" / "flip"
-
-
-def load_flip_config(run_dir):
-    """The `FlipConfig` a flip run folder was started with, or None when it has none."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        return None
-    try:
-        return FlipConfig.from_json(path.read_text())
-    except (ValueError, TypeError) as error:
-        raise BadInputError(f"not a flip-stage configuration ({error})", path) from None
 
 
 @dataclasses.dataclass
@@ -327,7 +318,7 @@ def train_flip(config, strategy=None, log=print):
     is_chief, task_name = trainer._task(strategy)
     run_dir = Path(config.run_dir) if config.run_dir else default_flip_run_dir()
     config = dataclasses.replace(config, run_dir=str(run_dir))
-    saved = load_flip_config(run_dir)
+    saved = load_config(run_dir, FlipConfig)
     if saved is not None and not config.source_checkpoint:
         config = dataclasses.replace(config, source_checkpoint=saved.source_checkpoint)
     config.validate()
