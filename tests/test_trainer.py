@@ -1,12 +1,14 @@
 """The trainer on tiny synthetic data: run folder, validation records, protocol, divergence."""
 
 import json
+import os
+import subprocess
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import write_identity_tree, write_lfw
+from helpers import train_command, write_identity_tree, write_lfw
 
 from mobiface_tf.errors import BadInputError, ModelLoadError, TrainingDivergedError
 from mobiface_tf.train import trainer
@@ -142,3 +144,13 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
     lines = []
     assert trainer.train(longer, log=lines.append)["resumed_from"] == 2
     assert not any(line.startswith("initialized") for line in lines)
+
+    # From the command line, weights that do not fit are one line and exit 2, nothing after it.
+    result = subprocess.run(
+        train_command("--preset=smoke", f"--train_dirs={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
+                      "--input_size=32", "--embedding_size=24", "--noprogress", f"--run_dir={tmp_path / 'third'}",
+                      f"--init_from={tmp_path / 'first'}"),
+        capture_output=True, text=True, env={**os.environ, "MOBIFACE_WORK": str(tmp_path / "work")})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "does not fit this model" in result.stderr and "unrestored" not in result.stderr

@@ -1,6 +1,7 @@
 """What every entry point shares: quiet TensorFlow start-up, one-line errors, exit codes, progress."""
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -60,6 +61,9 @@ def run_main(main, *, preload_tensorflow=False):
             return main(argv)
         except MobiFaceError as error:
             print(f"error: {error}", file=sys.stderr)
+            # The line above is the whole report: objects torn down on the way out (a failed
+            # checkpoint restore warns once per unrestored value) must not bury it.
+            logging.disable(logging.CRITICAL)
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
