@@ -51,7 +51,8 @@ def _faces(n, seed=0):
 
 # --- augmentation ops, eagerly and inside tf.data ----------------------------------------------
 
-OPS = [pipeline.random_crop_jitter, pipeline.random_color, pipeline.random_blur, pipeline.augment_face]
+OPS = [pipeline.random_crop_jitter, pipeline.random_color, pipeline.random_blur, pipeline.augment_face,
+       pipeline.random_erase, pipeline.augment_face_strong]
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.__name__)
@@ -86,7 +87,7 @@ def test_full_augmentation_reaches_training_batches(data):
 
     paths, labels, _ = list_identity_tree(tree)
     plain = next(iter(pipeline.build_dataset(paths, labels, 4, training=False)))[0].numpy()
-    for name in ("none", "flip", "full"):
+    for name in ("none", "flip", "full", "strong"):
         batch = next(iter(pipeline.build_dataset(paths, labels, 4, training=True, seed=1, augment=name)))[0]
         assert batch.shape == (4, 112, 112, 3)
     with pytest.raises(BadInputError, match="augment='blurry'"):
@@ -94,7 +95,59 @@ def test_full_augmentation_reaches_training_batches(data):
     assert plain.shape == (4, 112, 112, 3)
 
 
+def test_random_erase_fills_one_rectangle_with_the_mean():
+    image = tf.constant(_faces(1)[0])
+    erased = pipeline.random_erase(image, tf.constant([5, 6], tf.int64), probability=1.0).numpy()
+    changed = np.any(erased != image.numpy(), axis=-1)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    assert 0.03 * 112 * 112 <= changed.sum() <= 0.26 * 112 * 112
+    # One filled rectangle: every pixel of its bounding box is the image's mean colour.
+    box = erased[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    np.testing.assert_allclose(box, np.broadcast_to(image.numpy().mean(axis=(0, 1)), box.shape), atol=1e-3)
+    never = pipeline.random_erase(image, tf.constant([5, 6], tf.int64), probability=0.0)
+    np.testing.assert_array_equal(never.numpy(), image.numpy())
+
+
+def test_mix_views_mixes_the_first_fraction_and_unlabels_it():
+    faces = tf.constant(_faces(8, seed=2))
+    labels = tf.range(8, dtype=tf.int32)
+    seed = tf.constant([1, 2], tf.int64)
+    images, mixed_labels = pipeline.mix_views(faces, labels, seed, 0.5)
+    assert mixed_labels.numpy().tolist() == [-1, -1, -1, -1, 4, 5, 6, 7]
+    np.testing.assert_array_equal(images.numpy()[4:], faces.numpy()[4:])
+    # Each mixed face lies on the segment between itself and its neighbour in the batch.
+    f = faces.numpy()
+    for i in range(4):
+        direction = f[i] - f[i + 1]
+        lam = np.sum((images.numpy()[i] - f[i + 1]) * direction) / np.sum(direction * direction)
+        assert 0.0 <= lam <= 1.0
+        np.testing.assert_allclose(images.numpy()[i], lam * f[i] + (1 - lam) * f[i + 1], atol=1e-2)
+    # Eagerly and inside tf.data alike, and deterministic per seed.
+    dataset = pipeline.add_mixed_views(tf.data.Dataset.from_tensors((faces, labels)).repeat(2), 0.25, seed=3)
+    first, second = [b for b in dataset.as_numpy_iterator()]
+    assert first[1].tolist() == [-1, -1, 2, 3, 4, 5, 6, 7]
+    assert not np.array_equal(first[0], second[0])  # a new seed per batch
+    again = [b for b in pipeline.add_mixed_views(
+        tf.data.Dataset.from_tensors((faces, labels)).repeat(2), 0.25, seed=3).as_numpy_iterator()]
+    np.testing.assert_array_equal(again[0][0], first[0])
+    none, _ = pipeline.mix_views(faces, labels, seed, 0.0)
+    np.testing.assert_array_equal(none.numpy(), faces.numpy())
+
+
 # --- teacher, projection, loss -----------------------------------------------------------------
+
+
+def test_relational_loss_compares_pairwise_cosines():
+    teacher = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    # Scaled or rotated students keep the teacher's pairwise geometry: zero loss.
+    rotation = tf.constant([[0.6, -0.8], [0.8, 0.6]])
+    for student in (teacher * 3.0, tf.matmul(teacher, rotation)):
+        assert float(distill.relational_loss(student, teacher)) < 1e-10
+    # Collapsing every face onto one direction: cosines 1 instead of (0, s, s) on 6 off-diagonal pairs.
+    collapsed = tf.constant([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    s = 1.0 / np.sqrt(2.0)
+    expected = (2 * 1.0 + 4 * (1.0 - s) ** 2) / 6.0
+    np.testing.assert_allclose(float(distill.relational_loss(collapsed, teacher)), expected, rtol=1e-5)
 
 
 def test_cosine_distillation_loss_values():
@@ -166,6 +219,10 @@ def test_configuration_errors(tmp_path, data, teachers):
         _config(tmp_path, tree, lfw, unlabeled_dirs=str(tree))
     with pytest.raises(BadInputError, match="both --teacher_input_mean"):
         _config(tmp_path, tree, lfw, teacher=str(teachers["keras"]), teacher_input_mean="127.5")
+    with pytest.raises(BadInputError, match="need --teacher"):
+        _config(tmp_path, tree, lfw, relational_weight="1")
+    with pytest.raises(BadInputError, match="mix_fraction must be in"):
+        _config(tmp_path, tree, lfw, teacher=str(teachers["keras"]), mix_fraction="1.5")
     # Unlabeled faces of a validation-fold person break the unrestricted protocol too.
     with pytest.raises(BadInputError, match="validation-fold people"):
         trainer.gather_training_set(_config(tmp_path, tree, lfw, loss="none", teacher=str(teachers["keras"]),
@@ -235,7 +292,8 @@ def test_cli_margin_loss_plus_tflite_teacher(tmp_path, data, teachers):
     command = train_command(
         "--preset=smoke", f"--train_dirs={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
         "--input_size=32", f"--embedding_size={STUDENT_SIZE}", "--max_steps=3", "--batch_size=5",
-        f"--teacher={teachers['tflite']}", "--distill_weight=2", "--augment=full", f"--run_dir={run}",
+        f"--teacher={teachers['tflite']}", "--distill_weight=2", "--augment=strong", f"--run_dir={run}",
+        "--relational_weight=5", "--mix_fraction=0.4",
         "--noprogress", "--eval_every=3",
     )
     env = dict(os.environ, MOBIFACE_WORK=str(tmp_path / "work"))

@@ -112,11 +112,90 @@ def augment_face(image, seed):
     return random_blur(image, seeds[3])
 
 
+def random_erase(image, seed, probability=0.5, min_area=0.05, max_area=0.25):
+    """With `probability`, fill a random rectangle of `min_area`..`max_area` of the face (aspect
+    ratio 1/2..2) with its mean colour; decided by `seed`. Mimics occlusion (hands, glasses,
+    hair) and makes the network use the whole face rather than one part of it."""
+    apply_seed, area_seed, aspect_seed, position_seed = _split_seed(seed, 4)
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    area = tf.random.stateless_uniform([], area_seed, min_area, max_area) * shape[0] * shape[1]
+    aspect = tf.exp(tf.random.stateless_uniform([], aspect_seed, -0.6931, 0.6931))
+    height = tf.minimum(tf.sqrt(area * aspect), shape[0])
+    width = tf.minimum(tf.sqrt(area / aspect), shape[1])
+    corner = tf.random.stateless_uniform([2], position_seed) * (shape - tf.stack([height, width]))
+    rows = tf.range(shape[0])[:, tf.newaxis]
+    cols = tf.range(shape[1])[tf.newaxis, :]
+    inside = ((rows >= corner[0]) & (rows < corner[0] + height) & (cols >= corner[1]) & (cols < corner[1] + width))
+    inside &= tf.random.stateless_uniform([], apply_seed) < probability
+    fill = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
+    return tf.ensure_shape(tf.where(inside[..., tf.newaxis], fill, image), image.shape)
+
+
+def random_grayscale(image, seed, probability=0.1):
+    """With `probability`, the luma of `image` in all three channels; decided by `seed`."""
+    gray = tf.reduce_sum(image * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+    apply = tf.random.stateless_uniform([], seed) < probability
+    return tf.where(apply, tf.broadcast_to(gray, tf.shape(image)), image)
+
+
+def augment_face_strong(image, seed):
+    """The "strong" training augmentation: `augment_face` with twice the crop jitter, plus
+    occlusion (`random_erase`) and occasional grayscale. Meant for distillation, where the
+    teacher labels whatever view the student sees, so a harder view costs no label noise."""
+    seeds = _split_seed(seed, 6)
+    image = random_flip(image, seeds[0])
+    image = random_crop_jitter(image, seeds[1], max_shift=0.08, max_scale=0.15)
+    image = random_color(image, seeds[2])
+    image = random_blur(image, seeds[3])
+    image = random_grayscale(image, seeds[4])
+    return random_erase(image, seeds[5])
+
+
+def mix_views(images, labels, seed, fraction):
+    """Replace the first `fraction` of a batch by mixtures of two faces, labelled -1.
+
+    Example i (i < round(fraction * B)) becomes `lam * x_i + (1 - lam) * x_{i+1}` with `lam`
+    uniform in [0, 1] per example (the batch is already shuffled, so neighbours are random
+    pairs). For distillation only: the teacher embeds the mixed view too, so the student learns
+    the teacher's function on inputs between faces, many more distinct inputs than the
+    training set holds ("function matching", Beyer et al. 2022). A margin loss must skip the
+    -1 labels (the trainer masks them).
+
+    Args:
+        images: float32 (B, H, W, C) batch.
+        labels: int (B,) labels.
+        seed: int64 [2] stateless seed.
+        fraction: share of the batch to mix, 0..1.
+    """
+    batch = tf.shape(images)[0]
+    count = tf.cast(tf.round(fraction * tf.cast(batch, tf.float32)), tf.int32)
+    lam = tf.random.stateless_uniform([batch, 1, 1, 1], seed)
+    partner = tf.roll(images, shift=-1, axis=0)
+    mixed = lam * images + (1.0 - lam) * partner
+    is_mixed = tf.range(batch) < count
+    images = tf.where(is_mixed[:, tf.newaxis, tf.newaxis, tf.newaxis], mixed, images)
+    labels = tf.where(is_mixed, tf.constant(-1, labels.dtype), labels)
+    return images, labels
+
+
+def add_mixed_views(dataset, fraction, seed):
+    """Map a dataset of batches `(images, labels)` through `mix_views` with per-batch seeds
+    drawn from `seed` (a resumed run passes seed + step, like the shuffle)."""
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+
+    def mix(batch, batch_seed):
+        images, labels = batch
+        return mix_views(images, labels, batch_seed, fraction)
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(mix, num_parallel_calls=AUTOTUNE)
+
+
 # Training augmentations by name: (image, seed int64 [2]) -> image. "flip" is the default.
 AUGMENTATIONS = {
     "none": lambda image, seed: image,
     "flip": random_flip,
     "full": augment_face,
+    "strong": augment_face_strong,
 }
 
 

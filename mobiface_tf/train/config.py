@@ -70,6 +70,11 @@ class TrainConfig(JsonConfig):
     projection) or a `.keras` embedding model of the same architecture; training starts from
     those weights with a fresh optimizer at step 0. A run folder that already has checkpoints of
     its own resumes from them instead.
+    Distillation levers: `relational_weight` weighs a term matching the student's pairwise cosine
+    similarities within a batch to the teacher's (`distill.relational_loss`); `mix_fraction` of
+    every batch is replaced by mixtures of two faces that the teacher embeds too
+    (`data.pipeline.mix_views`); `augment="strong"` adds occlusion, grayscale and twice the crop
+    jitter to "full".
     """
 
     DESCRIPTION = "training configuration"  # in errors about an unreadable config.json
@@ -118,6 +123,8 @@ class TrainConfig(JsonConfig):
     distill_weight: float = 1.0
     unlabeled_dirs: tuple = ()
     init_from: str = ""
+    relational_weight: float = 0.0
+    mix_fraction: float = 0.0
 
     def lr_values(self):
         """Learning rate of each piece of the piecewise-constant schedule (len(boundaries) + 1)."""
@@ -156,12 +163,18 @@ class TrainConfig(JsonConfig):
         if (self.teacher_input_mean is None) != (self.teacher_input_std is None):
             raise BadInputError("give both --teacher_input_mean and --teacher_input_std. Received "
                                 f"`teacher_input_mean={self.teacher_input_mean}`, `teacher_input_std={self.teacher_input_std}`")
+        if self.relational_weight < 0:
+            raise BadInputError(f"--relational_weight cannot be negative. Received `relational_weight={self.relational_weight}`")
+        if (self.relational_weight or self.mix_fraction) and not self.teacher:
+            raise BadInputError("--relational_weight and --mix_fraction are distillation options and need --teacher=PATH")
+        if not 0 <= self.mix_fraction <= 1:
+            raise BadInputError(f"--mix_fraction must be in [0, 1]. Received `mix_fraction={self.mix_fraction}`")
         if self.teacher_threads < 1:
             raise BadInputError(f"--teacher_threads must be positive. Received `teacher_threads={self.teacher_threads}`")
 
 
 OPTIMIZERS = ("sgd", "adam")
-AUGMENTS = ("none", "flip", "full")
+AUGMENTS = ("none", "flip", "full", "strong")
 
 PRESETS = {
     # Section 4.2 of the paper: SGD momentum 0.9, lr 0.1 / 10 at 40K, 60K, 80K, stop at 100K,

@@ -97,6 +97,23 @@ def cosine_distillation_loss(projected, teacher_embeddings):
     return 1.0 - tf.reduce_sum(a * b, axis=-1)
 
 
+def relational_loss(student_embeddings, teacher_embeddings):
+    """Mean squared difference between the student's and the teacher's pairwise cosine
+    similarities within a batch (off-diagonal pairs), float32 scalar.
+
+    Verification compares faces by cosine, so this matches what is used, not only each
+    embedding's direction: it is computed on the student's own embedding (not its projection),
+    the geometry the exported model ships ("relational knowledge distillation", Park et al. 2019,
+    in its angle-free, cosine form).
+    """
+    s = tf.math.l2_normalize(tf.cast(student_embeddings, tf.float32), axis=-1, epsilon=_COS_EPS)
+    t = tf.math.l2_normalize(tf.cast(teacher_embeddings, tf.float32), axis=-1, epsilon=_COS_EPS)
+    difference = tf.matmul(s, s, transpose_b=True) - tf.matmul(t, t, transpose_b=True)
+    batch = tf.cast(tf.shape(s)[0], tf.float32)
+    # The diagonal is 1 - 1 = 0 for both; divide by the off-diagonal count only.
+    return tf.reduce_sum(tf.square(difference)) / tf.maximum(batch * (batch - 1.0), 1.0)
+
+
 def list_face_files(root, extensions=IMAGE_EXTENSIONS):
     """Every face image under `root` (any nesting, hidden entries skipped), sorted.
 

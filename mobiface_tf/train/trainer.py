@@ -213,7 +213,7 @@ def make_dataset_fn(training, config, seed, teacher=None):
     reads its own shard of the files, augmented as `config.augment` says, batched to the
     per-replica batch, repeated forever. With a `teacher` (an `EmbeddingModel`) each element is
     `(images, labels, teacher_embeddings)` of the same augmented 112x112 view."""
-    from mobiface_tf.data.pipeline import build_dataset
+    from mobiface_tf.data.pipeline import add_mixed_views, build_dataset
 
     def dataset_fn(input_context):
         dataset = build_dataset(
@@ -221,6 +221,8 @@ def make_dataset_fn(training, config, seed, teacher=None):
             drop_remainder=True, input_context=input_context, augment=config.augment,
         )
         dataset = dataset.repeat()
+        if config.mix_fraction:
+            dataset = add_mixed_views(dataset, config.mix_fraction, seed)
         if teacher is not None:
             dataset = distill.attach_teacher(dataset, teacher)
         if config.input_size != ALIGNED_SIZE:
@@ -329,14 +331,21 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
             embeddings = backbone(images, training=True)
             loss = tf.constant(0.0)
             if head is not None:
-                logits = margin(head(embeddings), labels, optimizer.iterations)
-                per_example = losses.margin_cross_entropy(logits, labels)
+                # Mixed views (`mix_fraction`) carry label -1: no identity, distillation only.
+                labelled = labels >= 0
+                safe_labels = tf.where(labelled, labels, tf.zeros_like(labels))
+                logits = margin(head(embeddings), safe_labels, optimizer.iterations)
+                per_example = losses.margin_cross_entropy(logits, safe_labels) * tf.cast(labelled, tf.float32)
                 loss += tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
             if projection is not None:
                 per_example = distill.cosine_distillation_loss(
                     projection(tf.cast(embeddings, tf.float32)), teacher_embeddings)
                 loss += config.distill_weight * tf.nn.compute_average_loss(
                     per_example, global_batch_size=config.batch_size)
+                if config.relational_weight:
+                    # Per replica: the pairs of this replica's share of the batch.
+                    loss += config.relational_weight * distill.relational_loss(
+                        embeddings, teacher_embeddings) / replicas
             l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
             total = loss + decay * l2 / replicas
             scaled = optimizer.scale_loss(total)
