@@ -38,13 +38,16 @@ test-python: install
 test-java:
 	android_demo/tools/test-core.sh
 
-.PHONY: align bench-align
+.PHONY: align align-lfw bench-align
 
 # Aligned 112x112 crops for training (CelebA subset, detected with MTCNN) and evaluation (LFW,
 # from its landmark file). Resumable: a rerun only does what is missing. Failures are listed in
 # <output>/align_report.csv.
 align: install
 	$(BIN)/mobiface-align --input_dir=$(DATA)/celeba_subset/images --output_dir=$(MOBIFACE_WORK)/aligned/celeba
+	$(MAKE) --no-print-directory align-lfw
+
+align-lfw: install
 	$(BIN)/mobiface-align --input_dir=$(DATA)/lfw/images --output_dir=$(MOBIFACE_WORK)/aligned/lfw \
 		--landmarks=$(DATA)/lfw/landmarks_5pt.txt
 
@@ -101,7 +104,7 @@ export-tflite: install
 bench: install
 	$(BIN)/mobiface-bench --bench_dir=$(MOBIFACE_WORK)/bench --bench_calibration_dir=$(CALIBRATION_DIR)
 
-.PHONY: eval eval-reference bench-ident bench-enroll
+.PHONY: eval eval-reference eval-ident bench-ident bench-enroll
 
 # LFW 10-fold (with and without flip TTA), TAR@FAR, ROC plot for any model: a run folder,
 # .keras, SavedModel or .tflite. `make eval EVAL_MODEL=model.tflite EVAL_ARGS="--input_mean
@@ -135,6 +138,19 @@ bench-ident: install
 bench-enroll: install
 	$(PY) tests/benchmarks/bench_enroll.py $(ENROLL_ARGS)
 
+# Identification on people never trained on (LFW fold 10: 181 people with >= 2 images, the first
+# enrolled, the other 1,174 probes; the 11,877 other LFW images are distractors), for the bundled
+# .tflite, its Keras weights (when `make bundle` left them) and the teacher. Reports go to
+# $(MOBIFACE_WORK)/eval/ident-heldout-*; each prints rank-1 and TAR at FAR 1e-3 / 1e-4.
+IDENT_KERAS ?= $(wildcard $(BUNDLE_RUN)/final.keras)
+IDENT_ARGS  := --ident_dir=$(MOBIFACE_WORK)/aligned/lfw --ident_lfw_folds=10 \
+	--ident_sizes=100,1000,10000 --num_threads=2
+eval-ident: align-lfw $(REFERENCE_TFLITE)
+	$(BIN)/mobiface-eval --model=$(BUNDLE_DIR)/mobiface.tflite $(if $(IDENT_KERAS),--model=$(IDENT_KERAS)) \
+		--lfw_dir= $(IDENT_ARGS) --out=$(MOBIFACE_WORK)/eval/ident-heldout-student
+	$(BIN)/mobiface-eval --model=$(REFERENCE_TFLITE) --input_mean=127.5 --input_std=128 \
+		--lfw_dir= $(IDENT_ARGS) --out=$(MOBIFACE_WORK)/eval/ident-heldout-teacher
+
 .PHONY: train train-compare
 
 # The main job: train MobiFace (demo preset: ~40 min here) on the aligned CelebA subset + LFW
@@ -154,7 +170,7 @@ train-compare: install
 	$(BIN)/mobiface-train --model=mobilefacenet --run_dir=$(COMPARE_DIR)-mobilefacenet $(COMPARE_ARGS)
 	$(BIN)/mobiface-train --compare_runs=$(COMPARE_DIR)-mobiface,$(COMPARE_DIR)-mobilefacenet
 
-.PHONY: teacher train-distill train-bundle bundle bench-distill
+.PHONY: teacher train-distill train-bundle bundle bench-distill bench-levers
 
 # The distillation teacher: the public MobileFaceNet .tflite of eval-reference (same fetch rule,
 # same SHA-256 check); 192-d, fixed batch 2, (x-127.5)/128 outside the model.
@@ -191,6 +207,14 @@ bundle: train-bundle
 	cp $(BUNDLE_EXPORT)/mobiface_int8.tflite $(BUNDLE_DIR)/mobiface.tflite
 	cp $(BUNDLE_EXPORT)/mobiface_int8.json $(BUNDLE_DIR)/mobiface.tflite.json
 	@echo "bundled: $(BUNDLE_DIR)/mobiface.tflite (+ .json); parity report $(BUNDLE_EXPORT)/parity.json"
+
+# The distillation levers at equal budget (relational term, mixed views, strong augmentation, a
+# margin term, 512-d, PReLU), each a resumable run under $(MOBIFACE_WORK)/runs/levers, scored on
+# LFW; prints a Markdown table. LEVERS_ARGS="--levers=baseline,relational --steps=1000".
+LEVERS_ARGS ?=
+bench-levers: train-distill
+	$(PY) tests/benchmarks/bench_levers.py --teacher=$(REFERENCE_TFLITE) --stage1=$(DISTILL_RUN) \
+		--runs=$(MOBIFACE_WORK)/runs/levers $(LEVERS_ARGS)
 
 # Training throughput with the teacher in the input pipeline vs without (prints a Markdown table).
 bench-distill: teacher

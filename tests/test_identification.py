@@ -107,3 +107,15 @@ def test_bad_inputs():
         ident.identification_metrics(g, [0, 7], g, [0, 1], np.zeros((0, 8)))
     with pytest.raises(BadInputError, match="one face per identity"):
         ident.identification_metrics(g, [0, 0], g, [0, 0], np.zeros((0, 8)))
+
+
+def test_held_out_split_identifies_held_people_among_everyone_else():
+    # Identities: a (3 items, held), b (1 item, held: too few to identify), c (2, not held), d (2, held).
+    names = ["a", "b", "c", "d"]
+    labels = np.array([0, 2, 0, 1, 3, 2, 0, 3])
+    gallery, probes, distractors = ident.held_out_split(labels, names, {"a", "b", "d"})
+    assert gallery.tolist() == [0, 4] and sorted(probes.tolist()) == [2, 6, 7]
+    assert sorted(distractors.tolist()) == [1, 3, 5]  # all of c, and b's single image
+    assert set(labels[gallery]) == set(labels[probes]) == {0, 3}
+    with pytest.raises(BadInputError, match="two images"):
+        ident.held_out_split(labels, names, {"b"})

@@ -32,6 +32,12 @@ flags.DEFINE_string("ident_dir", None, "Aligned identity tree for identification
                     "gallery (first image per identity in the gallery).")
 flags.DEFINE_string("distractors_dir", None, "Folder of aligned 112x112 distractor faces "
                     "(people absent from --ident_dir), searched recursively.")
+flags.DEFINE_list("ident_lfw_folds", None, "Identification on people never trained on: "
+                  "--ident_dir is an aligned LFW tree; the people of these View 2 folds "
+                  "(1-based; people.txt from --lfw_dir, or <data>/lfw when it is empty) with "
+                  ">= 2 images are identified (first image enrolled, all others probes) and "
+                  "every other image of the tree is a distractor. --distractors_dir and "
+                  "--max_probes_per_identity are then unused.")
 flags.DEFINE_integer("synthetic_distractors", 0, "Add this many random unit-vector distractors "
                      "(seeded) after the real ones: a scale test, not an accuracy figure.")
 flags.DEFINE_list("ident_sizes", ["10", "100", "1000", "10000", "100000", "1000000"],
@@ -61,30 +67,52 @@ def _log(line):
     print(line, file=sys.stderr, flush=True)
 
 
+def _lfw_fold_people(folds):
+    """Names of the people of LFW View 2 `folds` (1-based strings), from --lfw_dir's people.txt."""
+    from mobiface_tf.data.sources import read_people
+    from mobiface_tf.errors import BadInputError
+    from mobiface_tf.paths import data_root
+
+    lfw_dir = Path(FLAGS.lfw_dir) if FLAGS.lfw_dir else data_root() / "lfw"  # "" skips LFW pairs only
+    people = read_people(lfw_dir / "people.txt")
+    wanted = [int(f) for f in _floats(folds, "ident_lfw_folds")]
+    if any(not 1 <= f <= len(people) for f in wanted):
+        raise BadInputError(f"--ident_lfw_folds must be folds 1..{len(people)}. Received `{folds}`")
+    return {name for f in wanted for name, _ in people[f - 1]}
+
+
 def _identification(model, fars):
     import numpy as np
 
     from mobiface_tf.data.images import load_rgb
     from mobiface_tf.data.sources import IMAGE_EXTENSIONS, list_identity_tree
     from mobiface_tf.errors import DataNotFoundError
-    from mobiface_tf.eval.identification import (DEFAULT_IDENT_FARS, DistractorSet,
+    from mobiface_tf.eval.identification import (DEFAULT_IDENT_FARS, DistractorSet, held_out_split,
                                                  identification_metrics, split_gallery_probes)
     from mobiface_tf.eval.lfw import cache_dir
 
-    paths, labels, _ = list_identity_tree(FLAGS.ident_dir)
-    gallery, probes = split_gallery_probes(labels,
-                                           max_probes_per_identity=FLAGS.max_probes_per_identity)
+    paths, labels, names = list_identity_tree(FLAGS.ident_dir)
+    files, cache_name = None, None
+    if FLAGS.ident_lfw_folds:
+        gallery, probes, distractors = held_out_split(labels, names, _lfw_fold_people(FLAGS.ident_lfw_folds))
+        files = [paths[i] for i in distractors]
+        cache_name = f"{Path(FLAGS.ident_dir).name}_not_folds{'-'.join(FLAGS.ident_lfw_folds)}"
+    else:
+        gallery, probes = split_gallery_probes(labels,
+                                               max_probes_per_identity=FLAGS.max_probes_per_identity)
     used = np.r_[gallery, probes]
     embeddings = model.embed(np.stack([load_rgb(paths[i]) for i in used]))
     gallery_emb, probe_emb = embeddings[:len(gallery)], embeddings[len(gallery):]
     parts = []
-    if FLAGS.distractors_dir:
+    if FLAGS.distractors_dir and files is None:
         root = Path(FLAGS.distractors_dir)
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
             raise DataNotFoundError("no distractor images found", root)
+        cache_name = root.name
+    if files:
         key = model.fingerprint if FLAGS.cache else None
-        cache = cache_dir() / "distractors" / f"{root.name}_{model.fingerprint or 'nocache'}.npy"
+        cache = cache_dir() / "distractors" / f"{cache_name}_{model.fingerprint or 'nocache'}.npy"
         parts.append(DistractorSet.from_faces(cache, files, model.embed, model_key=key)
                      .embeddings)
     if FLAGS.synthetic_distractors:

@@ -44,6 +44,31 @@ def split_gallery_probes(labels, *, max_probes_per_identity=None):
     return np.asarray(gallery, np.int64), np.asarray(probes, np.int64)
 
 
+def held_out_split(labels, names, held_out):
+    """Indices (gallery, probes, distractors) of an identification protocol on people never
+    trained on: the identities named in `held_out` with >= 2 items give the gallery (first
+    item) and probes (all the others); every item of any other identity is a distractor.
+
+    Args:
+        labels: (N,) integer identity of each item; names: identity name per label value.
+        held_out: names of the people to identify (e.g. an LFW fold's people).
+
+    Raises:
+        BadInputError: no held-out identity has two items.
+    """
+    labels = np.asarray(labels)
+    held_labels = np.asarray([i for i, name in enumerate(names) if name in held_out], np.int64)
+    is_held = np.isin(labels, held_labels)
+    counts = np.bincount(labels, minlength=len(names))
+    targets = is_held & (counts[labels] >= 2)
+    items = np.flatnonzero(targets)
+    gallery, probes = split_gallery_probes(labels[items])
+    if not len(gallery):
+        raise BadInputError("no held-out identity has two images to identify")
+    distractors = np.flatnonzero(~targets)
+    return items[gallery], items[probes], distractors
+
+
 def _chunks(total, chunk, boundaries=()):
     """(start, stop) spans covering range(total), split at `chunk` multiples and boundaries."""
     cuts = set(range(0, total, chunk)) | {b for b in boundaries if 0 < b < total} | {total}
@@ -61,7 +86,8 @@ def identification_metrics(probe_embeddings, probe_labels, gallery_embeddings, g
         gallery_embeddings: (G, D), one per identity; gallery_labels: (G,) distinct.
         distractors: (M, D) array or memmap (any float dtype; rows L2-normalized here, chunk
             by chunk). Sizes above M are dropped.
-        sizes: distractor counts N at which to report rank-1 (0 = gallery only is added).
+        sizes: distractor counts N at which to report rank-1 (0 = gallery only, and M = all
+            distractors, are always added).
         fars: FARs for the verification figures over all M distractors.
         score_bytes: the size of one block of probe x distractor scores.
 
@@ -85,7 +111,7 @@ def identification_metrics(probe_embeddings, probe_labels, gallery_embeddings, g
         raise BadInputError(f"distractors {distractors.shape} do not match D={probes.shape[1]}")
     n_probes, n_distractors = len(probes), len(distractors)
     mate = np.asarray([position[label] for label in probe_labels.tolist()], np.int64)
-    sizes = sorted({0} | {int(s) for s in sizes if 0 < int(s) <= n_distractors})
+    sizes = sorted({0, n_distractors} | {int(s) for s in sizes if 0 < int(s) <= n_distractors})
     chunk = max(1, int(score_bytes // (4 * max(n_probes, 1))))
 
     # Gallery first: the genuine score and the best other-identity score of each probe.

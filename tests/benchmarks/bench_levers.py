@@ -1,0 +1,123 @@
+"""Distillation levers at equal budget: which one closes the student's gap to its teacher?
+
+Prints a Markdown table; not a pytest test. Run from the project root after stage 1 of the
+bundle (`make train-distill`), through `make bench-levers`:
+
+    .venv/bin/python tests/benchmarks/bench_levers.py --teacher=work/third_party/.../MobileFaceNet.tflite
+        [--stage1 work/runs/distill] [--steps 1000] [--levers baseline,relational,...] [--runs work/runs/levers]
+
+Two kinds of rows, each a real `mobiface-train` run of the `distill` preset (resumable: a rerun
+skips finished runs and resumes unfinished ones), then `mobiface-eval` of its final weights:
+- training levers continue stage 1 (`--init_from`) for `--steps` steps at Adam 1e-3, / 10 at 70%
+  and 90% of them, each changing one thing against the `baseline` row;
+- architecture levers (embedding size, PReLU) cannot start from stage 1's weights, so they train
+  from scratch on stage 1's own budget and schedule, and compare against stage 1 itself.
+Columns: LFW fold 10 (threshold from folds 1-9, flip-sum: the bundled model's headline), LFW
+10-fold flip-sum mean (folds 1-9's people are training identities), TAR at FAR 1e-3 over all
+10 folds (flip-sum), training minutes. JSON beside the runs: `<runs>/levers.json`.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# name -> (starts from, extra flags). "stage1": --init_from stage 1 with the continuation budget;
+# "scratch": stage 1's own budget from random weights.
+LEVERS = {
+    "baseline": ("stage1", []),
+    "relational": ("stage1", ["--relational_weight=10"]),
+    "mixed_views": ("stage1", ["--mix_fraction=0.5"]),
+    "strong_augment": ("stage1", ["--augment=strong"]),
+    "margin": ("stage1", ["--loss=arcface", "--warmup_steps=200", "--distill_weight=20"]),
+    "embedding_512": ("scratch", ["--embedding_size=512"]),
+    "prelu": ("scratch", ["--activation=prelu"]),
+}
+
+
+def train(name, start, flags, args):
+    """Run (or resume) one lever's training; returns its run folder."""
+    run = Path(args.runs) / name
+    command = [str(Path(sys.executable).parent / "mobiface-train"), "--preset=distill", f"--teacher={args.teacher}",
+               "--teacher_input_mean=127.5", "--teacher_input_std=128", f"--run_dir={run}", "--noprogress",
+               "--eval_every=0", *flags]
+    if start == "stage1":
+        first, second = int(args.steps * 0.7), int(args.steps * 0.9)
+        command += [f"--init_from={args.stage1}", f"--max_steps={args.steps}", f"--lr_boundaries={first},{second}"]
+    if not (run / "final.keras").exists():
+        print(f"# training {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        start_time = time.monotonic()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        # Wall time of this process's share (a resumed run adds to what the earlier one spent).
+        _add_seconds(run, time.monotonic() - start_time)
+    return run
+
+
+def _add_seconds(run, seconds):
+    path = Path(run) / "bench_seconds.txt"
+    total = float(path.read_text()) if path.exists() else 0.0
+    path.write_text(f"{total + seconds:.1f}\n")
+
+
+def _train_seconds(run):
+    """Wall seconds this script spent training `run`, or the trainer's own count (metrics.jsonl)."""
+    path = Path(run) / "bench_seconds.txt"
+    if path.exists():
+        return float(path.read_text())
+    metrics = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return metrics[-1].get("train_seconds", float("nan")) if metrics else float("nan")
+
+
+def evaluate(name, model_path, args):
+    """LFW 10-fold of `model_path` (cached aligned crops); returns the report's entry."""
+    out = Path(args.runs) / name / "eval"
+    report = out / "report.json"
+    if not report.exists():
+        command = [str(Path(sys.executable).parent / "mobiface-eval"), f"--model={model_path}", f"--out={out}"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(report.read_text())["models"][0]
+
+
+def row(name, start, entry, seconds):
+    flip = entry["lfw"]["flip_sum"]
+    tar = next(t for t in flip["tar_at_far"] if abs(t["far"] - 1e-3) < 1e-12)
+    return {"lever": name, "start": start, "fold10_flip_sum": flip["fold_accuracies"][9],
+            "lfw10_flip_sum": flip["accuracy_mean"], "tar_far_1e-3": tar["tar"], "train_minutes": seconds / 60}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", required=True)
+    parser.add_argument("--stage1", default="work/runs/distill")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--levers", default=",".join(LEVERS))
+    parser.add_argument("--runs", default="work/runs/levers")
+    args = parser.parse_args()
+    names = [n for n in args.levers.split(",") if n]
+    unknown = sorted(set(names) - set(LEVERS))
+    if unknown:
+        sys.exit(f"error: unknown levers {unknown}; choose from {sorted(LEVERS)}")
+    stage1 = Path(args.stage1)
+    if not (stage1 / "final.keras").exists():
+        sys.exit(f"error: {stage1}/final.keras not found: run `make train-distill` first")
+
+    rows = [row("stage 1 (reference for scratch rows)", "-", evaluate("stage1", stage1 / "final.keras", args),
+                _train_seconds(stage1))]
+    for name in names:
+        start, flags = LEVERS[name]
+        run = train(name, start, flags, args)
+        rows.append(row(name, start, evaluate(name, run / "final.keras", args), _train_seconds(run)))
+        (Path(args.runs) / "levers.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+    print(f"continuation budget: {args.steps} steps of 64 from {stage1}; scratch budget: stage 1's")
+    print("| lever | starts from | LFW fold 10 flip-sum | LFW 10-fold flip-sum | TAR @ FAR 1e-3 | train min |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['lever']} | {r['start']} | {100 * r['fold10_flip_sum']:.2f} | {100 * r['lfw10_flip_sum']:.2f} | "
+              f"{100 * r['tar_far_1e-3']:.2f} | {r['train_minutes']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
