@@ -116,3 +116,19 @@ def test_evaluate_bin_scores_pairs_and_caches_embeddings(tmp_path, monkeypatch):
     assert result["no_flip"]["folds"] == list(range(10))
     again = evaluate_bin(path, model, flip="off")
     assert again["embedding_cache"]["reused"] == ["plain"]
+
+
+def test_cli_identification_of_held_out_lfw_fold_people(tmp_path):
+    from helpers import write_lfw
+
+    lfw = write_lfw(tmp_path / "lfw")  # 10 folds of 2 people with 3 aligned crops each
+    model_path = tmp_path / "tiny.keras"
+    _tiny_model().save(model_path)
+    out = tmp_path / "out"
+    result = _run_cli([f"--model={model_path}", f"--lfw_dir={lfw}", f"--ident_dir={lfw / 'images'}",
+                       "--ident_lfw_folds=10", f"--out={out}"], tmp_path / "work")
+    assert result.returncode == 0, result.stderr[-2000:]
+    ident = json.loads((out / "report.json").read_text())["models"][0]["identification"]
+    assert (ident["gallery"], ident["probes"], ident["distractors"]) == (2, 4, 54)
+    assert [r["distractors"] for r in ident["rank1"]][-1] == 54
+    assert "rank-1" in result.stdout and "TAR" in result.stdout

@@ -195,7 +195,9 @@ def main(argv):
             rank1 = result["rank1"][-1]
             print(f"{model.name} identification: rank-1 {100 * rank1['rate']:.2f}% with "
                   f"{rank1['distractors']} distractors ({result['probes']} probes, "
-                  f"{result['gallery']} identities)", flush=True)
+                  f"{result['gallery']} identities)"
+                  + "".join(f", TAR {100 * t['tar']:.2f}% @ FAR {t['far']:g}"
+                            for t in result["tar_at_far"] if t["far"] in (1e-3, 1e-4)), flush=True)
         entries.append(entry)
 
     settings = {k: FLAGS[k].value for k in ("lfw_dir", "lfw_folds", "align", "flip", "bin",
