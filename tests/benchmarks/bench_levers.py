@@ -4,14 +4,16 @@ Prints a Markdown table; not a pytest test. Run from the project root after stag
 bundle (`make train-distill`), through `make bench-levers`:
 
     .venv/bin/python tests/benchmarks/bench_levers.py --teacher=work/third_party/.../MobileFaceNet.tflite
-        [--stage1 work/runs/distill] [--steps 1000] [--levers baseline,relational,...] [--runs work/runs/levers]
+        [--stage1 work/runs/distill] [--steps 600] [--scratch_steps 600] [--levers baseline,...]
+        [--runs work/runs/levers]
 
 Two kinds of rows, each a real `mobiface-train` run of the `distill` preset (resumable: a rerun
 skips finished runs and resumes unfinished ones), then `mobiface-eval` of its final weights:
-- training levers continue stage 1 (`--init_from`) for `--steps` steps at Adam 1e-3, / 10 at 70%
-  and 90% of them, each changing one thing against the `baseline` row;
+- training levers continue stage 1 (`--init_from`) for `--steps` steps, each changing one thing
+  against the `baseline` row;
 - architecture levers (embedding size, PReLU) cannot start from stage 1's weights, so they train
-  from scratch on stage 1's own budget and schedule, and compare against stage 1 itself.
+  from scratch for `--scratch_steps` and compare against `scratch_baseline`.
+Both budgets run Adam 1e-3, / 10 at 70% and 90% of their steps (the distill preset's shape).
 Columns: LFW fold 10 (threshold from folds 1-9, flip-sum: the bundled model's headline), LFW
 10-fold flip-sum mean (folds 1-9's people are training identities), TAR at FAR 1e-3 over all
 10 folds (flip-sum), training minutes. JSON beside the runs: `<runs>/levers.json`.
@@ -24,14 +26,15 @@ import sys
 import time
 from pathlib import Path
 
-# name -> (starts from, extra flags). "stage1": --init_from stage 1 with the continuation budget;
-# "scratch": stage 1's own budget from random weights.
+# name -> (starts from, extra flags). "stage1": --init_from stage 1, the continuation budget;
+# "scratch": random weights, the scratch budget.
 LEVERS = {
     "baseline": ("stage1", []),
     "relational": ("stage1", ["--relational_weight=10"]),
     "mixed_views": ("stage1", ["--mix_fraction=0.5"]),
     "strong_augment": ("stage1", ["--augment=strong"]),
     "margin": ("stage1", ["--loss=arcface", "--warmup_steps=200", "--distill_weight=20"]),
+    "scratch_baseline": ("scratch", []),
     "embedding_512": ("scratch", ["--embedding_size=512"]),
     "prelu": ("scratch", ["--activation=prelu"]),
 }
@@ -43,9 +46,10 @@ def train(name, start, flags, args):
     command = [str(Path(sys.executable).parent / "mobiface-train"), "--preset=distill", f"--teacher={args.teacher}",
                "--teacher_input_mean=127.5", "--teacher_input_std=128", f"--run_dir={run}", "--noprogress",
                "--eval_every=0", *flags]
+    steps = args.steps if start == "stage1" else args.scratch_steps
+    command += [f"--max_steps={steps}", f"--lr_boundaries={int(steps * 0.7)},{int(steps * 0.9)}"]
     if start == "stage1":
-        first, second = int(args.steps * 0.7), int(args.steps * 0.9)
-        command += [f"--init_from={args.stage1}", f"--max_steps={args.steps}", f"--lr_boundaries={first},{second}"]
+        command.append(f"--init_from={args.stage1}")
     if not (run / "final.keras").exists():
         print(f"# training {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
         start_time = time.monotonic()
@@ -91,7 +95,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True)
     parser.add_argument("--stage1", default="work/runs/distill")
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=600, help="continuation budget (steps of 64)")
+    parser.add_argument("--scratch_steps", type=int, default=600, help="from-scratch budget (steps of 64)")
     parser.add_argument("--levers", default=",".join(LEVERS))
     parser.add_argument("--runs", default="work/runs/levers")
     args = parser.parse_args()
@@ -103,7 +108,7 @@ def main():
     if not (stage1 / "final.keras").exists():
         sys.exit(f"error: {stage1}/final.keras not found: run `make train-distill` first")
 
-    rows = [row("stage 1 (reference for scratch rows)", "-", evaluate("stage1", stage1 / "final.keras", args),
+    rows = [row("stage 1 (the starting point)", "-", evaluate("stage1", stage1 / "final.keras", args),
                 _train_seconds(stage1))]
     for name in names:
         start, flags = LEVERS[name]
@@ -111,7 +116,7 @@ def main():
         rows.append(row(name, start, evaluate(name, run / "final.keras", args), _train_seconds(run)))
         (Path(args.runs) / "levers.json").write_text(json.dumps(rows, indent=2) + "\n")
 
-    print(f"continuation budget: {args.steps} steps of 64 from {stage1}; scratch budget: stage 1's")
+    print(f"budgets: {args.steps} steps of 64 from {stage1}; {args.scratch_steps} steps of 64 from scratch")
     print("| lever | starts from | LFW fold 10 flip-sum | LFW 10-fold flip-sum | TAR @ FAR 1e-3 | train min |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
