@@ -8,14 +8,10 @@ import numpy as np
 
 from export import litert, quantize
 from mobiface_tf.errors import BadInputError, DataNotFoundError, ModelLoadError
+from mobiface_tf.models.contract import ALIGNED_SHAPE, EMBEDDING_LAYER, NORMALIZE_LAYER, model_args
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 INT8_INPUT_DTYPES = ("uint8", "int8")
-ALIGNED_SHAPE = (112, 112, 3)
-# Contract layer names (see mobiface_tf.models): the pixel normalization and the embedding.
-NORMALIZE_LAYER = "normalize"
-EMBEDDING_LAYER = "embedding"
-FLIP_PREDICTION_LAYER = "flip_prediction"
 MIN_CALIBRATION_FACES = 200
 
 
@@ -168,7 +164,8 @@ def export_all(model, out_dir, *, name, precisions=PRECISIONS, calibration_faces
     """Convert `model` at each precision into `out_dir/<name>_<precision>.tflite` + `.json`.
 
     The metadata is written beside each file and embedded in its flatbuffer `metadata` field
-    (entry `litert.METADATA_NAME`). Returns {precision: path of the .tflite}.
+    (entry `litert.METADATA_NAME`); it carries the model's builder arguments (`model_args`) and
+    whether the graph holds the flip head. Returns {precision: path of the .tflite}.
     """
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown or not precisions:
@@ -180,7 +177,9 @@ def export_all(model, out_dir, *, name, precisions=PRECISIONS, calibration_faces
     out_dir.mkdir(parents=True, exist_ok=True)
     embedding_size = int(model.outputs[0].shape[-1])
     extra = dict(extra or {})
-    extra.setdefault("flip_head", FLIP_PREDICTION_LAYER in _layer_names(model))
+    architecture = model_args(model)
+    extra.setdefault("model_args", architecture)
+    extra.setdefault("flip_head", architecture["model"] == "flipped_mobiface")
     paths = {}
     for precision in precisions:
         tflite = convert(model, precision, calibration_faces=calibration_faces, int8_input=int8_input,

@@ -76,7 +76,7 @@ def export_run(model_path, out_dir, *, precisions=convert.PRECISIONS, calibratio
     if threshold is None:
         extra["threshold_note"] = threshold_note or "LFW gave no threshold at FAR 1e-3"
     if run_config is not None:
-        extra["run"] = {k: run_config[k] for k in ("model", "model_kwargs", "dataset") if k in run_config}
+        extra["run"] = {k: run_config[k] for k in ("preset", "model", "loss", "teacher") if k in run_config}
 
     paths = convert.export_all(model, out_dir, name=name, precisions=precisions,
                                calibration_faces=calibration_faces, int8_input=int8_input,

@@ -1,12 +1,14 @@
 """Tests for mobiface_tf.models: builders, registry, Table 1 structure, flip head, serialization."""
 
 import functools
+import hashlib
+import json
 
 import keras
 import numpy as np
 import pytest
 
-from mobiface_tf.models import blocks, flipped, mobiface, registry
+from mobiface_tf.models import blocks, contract, flipped, mobiface, registry
 from mobiface_tf.models.flipped import FlippedMobiFace, backbone_model, flip_outputs_model
 from mobiface_tf.models.mobiface import MobiFace
 
@@ -22,6 +24,19 @@ PINNED = [
     ("mobilefacenet", None, 1_022_720, 128),
     ("mobilenet_v1", None, 28_931_968, 512),
     ("mobilenet_v1", "gdc", 3_820_416, 512),
+]
+
+# sha256 of each model's [layer names, [weight path, shape]...] (JSON) as built before the block-spec
+# refactor: the same layers in the same order keep every earlier `.keras` file and checkpoint loadable.
+PINNED_LAYOUTS = [
+    ("mobiface", {}, "478ada3539c957e9"),
+    ("mobiface", {"activation": "relu"}, "0d264ea48b8a0357"),
+    ("mobiface", {"head": "gap"}, "5cfb3079da4a2a03"),
+    ("mobiface", {"head": "fc"}, "b0eeb294f70a3bbd"),
+    ("flipped_mobiface", {}, "b2736031febe9fc6"),
+    ("mobilefacenet", {}, "edc5e3922a6c0fdd"),
+    ("mobilenet_v1", {}, "0a1790f64dc1a63e"),
+    ("mobilenet_v1", {"head": "gdc"}, "5dbc7e8fe6218a2b"),
 ]
 
 # Table 1's "Input" column, read as the output size of each bottleneck, block1..block14.
@@ -71,6 +86,13 @@ def test_param_counts_pinned_at_112(name, head, params, dim):
     assert model.count_params() == params
     assert tuple(model.input.shape) == (None, 112, 112, 3)
     assert tuple(model.output.shape) == (None, dim)
+
+
+@pytest.mark.parametrize("name, kwargs, digest", PINNED_LAYOUTS)
+def test_layer_and_weight_layout_pinned(name, kwargs, digest):
+    model = full_size(name, kwargs.get("head"), kwargs.get("activation", "prelu"))
+    layout = [[layer.name for layer in model.layers], [[w.path, list(w.shape)] for w in model.weights]]
+    assert hashlib.sha256(json.dumps(layout).encode()).hexdigest()[:16] == digest
 
 
 def test_flip_head_adds_two_dense_512_layers():
@@ -161,8 +183,65 @@ def test_rblocks_have_the_shortcut_and_blocks_do_not():
 
 
 def test_spec_table_matches_table_1():
-    kinds = [row.kind for row in mobiface.MOBIFACE_BLOCKS for _ in range(row.repeats)]
-    assert {n for n, kind in enumerate(kinds, start=1) if kind == "RBlock"} == MOBIFACE_RBLOCKS
+    residual = [row.residual for row in mobiface.MOBIFACE_BLOCKS if row.block == "bottleneck" for _ in range(row.repeats)]
+    assert {n for n, shortcut in enumerate(residual, start=1) if shortcut} == MOBIFACE_RBLOCKS
+
+
+@pytest.mark.parametrize("name", registry.list_models())
+def test_models_record_their_builder_arguments_in_the_keras_file(name, tmp_path):
+    model = tiny(name, head="gap", activation="relu")
+    args = contract.model_args(model)
+    base = args["backbone"] if name == "flipped_mobiface" else args
+    assert args["model"] == name
+    assert base == {"model": base["model"], "input_shape": [32, 32, 3], "embedding_size": 8, "head": "gap",
+                    "activation": "relu"}
+    json.dumps(args)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded, contract.FaceModel) and contract.model_args(loaded) == args
+    if name != "flipped_mobiface":
+        kwargs = {key: value for key, value in args.items() if key != "model"}
+        rebuilt = registry.build_model(name, **{**kwargs, "input_shape": tuple(kwargs["input_shape"])})
+        assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", registry.list_models())
+def test_model_args_of_a_plain_functional_model_are_read_from_its_layers(name):
+    # What a `.keras` file saved before models recorded their arguments loads as.
+    model = tiny(name, head="gdc")
+    plain = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+    recorded, read = contract.model_args(model), contract.model_args(plain)
+    if name == "flipped_mobiface":
+        assert read == {**recorded, "backbone": {**recorded["backbone"], "model": None}}
+    else:
+        assert read == recorded
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        (dict(block="inverted"), "block='inverted'"),
+        (dict(block="conv"), "filters=None"),
+        (dict(block="conv", filters=8, name="stem", repeats=2), "repeats=2"),
+        (dict(block="bottleneck", filters=8), "exactly one of"),
+        (dict(block="bottleneck", filters=8, expand_ratio=2, expand_filters=16), "exactly one of"),
+        (dict(block="separable", filters=8, expand_ratio=2), "exactly one of"),
+    ],
+)
+def test_block_specs_are_checked_when_written(spec, match):
+    with pytest.raises(ValueError, match=match):
+        blocks.BlockSpec(**spec)
+
+
+def test_stack_numbers_unnamed_blocks_across_the_table():
+    specs = (blocks.BlockSpec("conv", 8, strides=2, name="stem"), blocks.BlockSpec("separable", 8, repeats=2),
+             blocks.BlockSpec("bottleneck", 8, expand_ratio=2), blocks.BlockSpec("bottleneck", 16, expand_ratio=2))
+    x = keras.Input((16, 16, 3))
+    model = keras.Model(x, blocks.stack(x, specs, "relu"))
+    names = {layer.name for layer in model.layers}
+    assert {"stem", "block1_dw", "block1_pw", "block2_dw", "block2_pw", "block3_expand", "block3_add",
+            "block4_project"} <= names
+    assert "block4_add" not in names  # 8 -> 16 channels: no shortcut fits
 
 
 @pytest.mark.parametrize("name", registry.list_models())

@@ -1,45 +1,40 @@
 """The paper's baselines, MobileFaceNet and a MobileNetV1 face variant, built from the same blocks as MobiFace."""
 
-import collections
-
-import keras
-
 from mobiface_tf.models import blocks
+from mobiface_tf.models.blocks import BlockSpec
+from mobiface_tf.models.contract import ALIGNED_SHAPE
 
-# Chen et al. 2018, Table 1: expansion t (times the block's input channels), output channels c,
-# repeats n, stride s of the first repeat (the others have stride 1).
-BottleneckRow = collections.namedtuple("BottleneckRow", ["t", "c", "n", "s"])
-
+# Chen et al. 2018, Table 1: bottleneck rows of expansion t (times the block's input channels),
+# output channels c, repeats n and stride s of the first repeat; the shortcut wherever it fits.
 MOBILEFACENET_BLOCKS = (
-    BottleneckRow(2, 64, 5, 2),  # 56 -> 28
-    BottleneckRow(4, 128, 1, 2),  # 28 -> 14
-    BottleneckRow(2, 128, 6, 1),
-    BottleneckRow(4, 128, 1, 2),  # 14 -> 7
-    BottleneckRow(2, 128, 2, 1),
+    BlockSpec("conv", 64, strides=2, name="conv1"),  # 112 -> 56
+    BlockSpec("depthwise", name="conv2_dw"),
+    BlockSpec("bottleneck", 64, strides=2, repeats=5, expand_ratio=2),  # 56 -> 28
+    BlockSpec("bottleneck", 128, strides=2, expand_ratio=4),  # 28 -> 14
+    BlockSpec("bottleneck", 128, repeats=6, expand_ratio=2),
+    BlockSpec("bottleneck", 128, strides=2, expand_ratio=4),  # 14 -> 7
+    BlockSpec("bottleneck", 128, repeats=2, expand_ratio=2),
+    BlockSpec("conv", 512, kernel_size=1, name="conv_last"),
 )
 
 # MobileNetV1 (Howard et al. 2017, Table 1, alpha = 1): 3x3 conv /2 to 32, then depthwise-separable
-# blocks (filters, stride). For 112x112 faces the last stride-2 block keeps stride 1, so the final
-# map is 7x7x1024, the size the embedding heads expect, instead of 4x4.
-MOBILENET_V1_STEM_FILTERS = 32
+# blocks. For 112x112 faces the last stride-2 block keeps stride 1, so the final map is 7x7x1024,
+# the size the embedding heads expect, instead of 4x4.
 MOBILENET_V1_BLOCKS = (
-    (64, 1),
-    (128, 2),  # 56 -> 28
-    (128, 1),
-    (256, 2),  # 28 -> 14
-    (256, 1),
-    (512, 2),  # 14 -> 7
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (1024, 1),  # stride 2 in the ImageNet network; 1 here (see above)
-    (1024, 1),
+    BlockSpec("conv", 32, strides=2, name="conv1"),  # 112 -> 56
+    BlockSpec("separable", 64),
+    BlockSpec("separable", 128, strides=2),  # 56 -> 28
+    BlockSpec("separable", 128),
+    BlockSpec("separable", 256, strides=2),  # 28 -> 14
+    BlockSpec("separable", 256),
+    BlockSpec("separable", 512, strides=2),  # 14 -> 7
+    BlockSpec("separable", 512, repeats=5),
+    BlockSpec("separable", 1024),  # stride 2 in the ImageNet network; 1 here (see above)
+    BlockSpec("separable", 1024),
 )
 
 
-def MobileFaceNet(input_shape=(112, 112, 3), embedding_size=128, head="gdc", activation="prelu", name="mobilefacenet"):
+def MobileFaceNet(input_shape=ALIGNED_SHAPE, embedding_size=128, head="gdc", activation="prelu", name="mobilefacenet"):
     """Build MobileFaceNet: 3x3 conv /2 64, 3x3 depthwise 64, bottlenecks, 1x1 conv 512, linear GDC, 128-d.
 
     Args:
@@ -50,7 +45,7 @@ def MobileFaceNet(input_shape=(112, 112, 3), embedding_size=128, head="gdc", act
         name: model name.
 
     Returns:
-        A `keras.Model` from float32 RGB pixels 0..255 to the embedding (N, D), not L2-normalized;
+        A `FaceModel` from float32 RGB pixels 0..255 to the embedding (N, D), not L2-normalized;
         input layer "normalize" inside, output layer "embedding". ~0.99M weights + BN statistics,
         ~221M multiply-adds at 112x112.
 
@@ -58,32 +53,11 @@ def MobileFaceNet(input_shape=(112, 112, 3), embedding_size=128, head="gdc", act
         S. Chen, Y. Liu, X. Gao, Z. Han. "MobileFaceNets: Efficient CNNs for Accurate Real-Time
         Face Verification on Mobile Devices", CCBR 2018, arXiv:1804.07573.
     """
-    blocks.check_common_args(input_shape, embedding_size, head, activation)
-    inputs = blocks.image_input(input_shape)
-    x = blocks.normalize(inputs)
-    x = blocks.conv_bn_act(x, 64, 3, 2, activation, "conv1")
-    x = blocks.depthwise_bn_act(x, 3, 1, activation, "conv2_dw")
-    number = 1
-    for row in MOBILEFACENET_BLOCKS:
-        for repeat in range(row.n):
-            strides = row.s if repeat == 0 else 1
-            in_channels = x.shape[-1]
-            x = blocks.bottleneck(
-                x,
-                in_channels * row.t,
-                row.c,
-                strides,
-                residual=strides == 1 and in_channels == row.c,
-                activation=activation,
-                name=f"block{number}",
-            )
-            number += 1
-    x = blocks.conv_bn_act(x, 512, 1, 1, activation, "conv_last")
-    outputs = blocks.embedding_head(x, head, embedding_size)
-    return keras.Model(inputs, outputs, name=name)
+    return blocks.face_model(MOBILEFACENET_BLOCKS, model="mobilefacenet", input_shape=input_shape,
+                             embedding_size=embedding_size, head=head, activation=activation, name=name)
 
 
-def MobileNetV1(input_shape=(112, 112, 3), embedding_size=512, head="fc", activation="prelu", name="mobilenet_v1"):
+def MobileNetV1(input_shape=ALIGNED_SHAPE, embedding_size=512, head="fc", activation="prelu", name="mobilenet_v1"):
     """Build the MobileNetV1 face baseline of the paper's Table 2.
 
     MobileNetV1 with width multiplier 1, adapted to faces: 112x112 input, the last downsampling
@@ -100,19 +74,12 @@ def MobileNetV1(input_shape=(112, 112, 3), embedding_size=512, head="fc", activa
         name: model name.
 
     Returns:
-        A `keras.Model` from float32 RGB pixels 0..255 to the embedding (N, D), not L2-normalized;
+        A `FaceModel` from float32 RGB pixels 0..255 to the embedding (N, D), not L2-normalized;
         input layer "normalize" inside, output layer "embedding".
 
     Reference:
         A. G. Howard et al. "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision
         Applications", arXiv:1704.04861, 2017.
     """
-    blocks.check_common_args(input_shape, embedding_size, head, activation)
-    inputs = blocks.image_input(input_shape)
-    x = blocks.normalize(inputs)
-    x = blocks.conv_bn_act(x, MOBILENET_V1_STEM_FILTERS, 3, 2, activation, "conv1")
-    for number, (filters, strides) in enumerate(MOBILENET_V1_BLOCKS, start=1):
-        x = blocks.depthwise_bn_act(x, 3, strides, activation, f"block{number}_dw")
-        x = blocks.conv_bn_act(x, filters, 1, 1, activation, f"block{number}_pw")
-    outputs = blocks.embedding_head(x, head, embedding_size)
-    return keras.Model(inputs, outputs, name=name)
+    return blocks.face_model(MOBILENET_V1_BLOCKS, model="mobilenet_v1", input_shape=input_shape,
+                             embedding_size=embedding_size, head=head, activation=activation, name=name)

@@ -2,11 +2,15 @@
 
 import keras
 
+from mobiface_tf.models.contract import (
+    EMBEDDING_LAYER,
+    FLIP_HIDDEN_LAYER,
+    FLIP_PREDICTION_LAYER,
+    FLIPPED_EMBEDDING_LAYER,
+    FaceModel,
+    model_args,
+)
 from mobiface_tf.models.mobiface import MobiFace
-
-EMBEDDING_LAYER = "embedding"
-FLIP_PREDICTION_LAYER = "flip_prediction"
-FLIPPED_EMBEDDING_LAYER = "flipped_embedding"
 
 # Section 4.2: "two 512-dim fully-connected layers with ReLU".
 FLIP_HIDDEN_UNITS = 512
@@ -25,9 +29,10 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
             only allowed without `backbone`.
 
     Returns:
-        A flat `keras.Model` from pixels 0..255 to the averaged feature (N, D), output layer
+        A flat `FaceModel` from pixels 0..255 to the averaged feature (N, D), output layer
         "flipped_embedding". f_I is the layer "embedding", g(f_I) the layer "flip_prediction";
-        `flip_outputs_model` exposes both for training g.
+        `flip_outputs_model` exposes both for training g. Its `builder_args` are
+        {"model": "flipped_mobiface", "flip_hidden_units", "backbone": the backbone's}.
 
     Reference:
         C. N. Duong et al. "MobiFace: A Lightweight Deep Learning Face Recognition on Mobile
@@ -47,13 +52,15 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
     f_i = _embedding_output(backbone)
     if FLIP_PREDICTION_LAYER in {layer.name for layer in backbone.layers}:
         raise ValueError(f"`backbone` already has a flip predictor. Received `backbone={backbone.name!r}`")
-    g = keras.layers.Dense(flip_hidden_units, activation="relu", name="flip_hidden")(f_i)
+    g = keras.layers.Dense(flip_hidden_units, activation="relu", name=FLIP_HIDDEN_LAYER)(f_i)
     # The second layer is linear: it predicts f_Ī, a BatchNorm output with negative components.
     # A ReLU there could only reach the non-negative part of the target, so g stays linear at the end.
     g = keras.layers.Dense(f_i.shape[-1], name=FLIP_PREDICTION_LAYER)(g)
     averaged = keras.layers.Average(name=FLIPPED_EMBEDDING_LAYER)([f_i, g])
+    builder_args = {"model": "flipped_mobiface", "flip_hidden_units": flip_hidden_units,
+                    "backbone": model_args(backbone)}
     # Flat graph on the backbone's own tensors, so get_layer("embedding") works on the result.
-    return keras.Model(_single_input(backbone), averaged, name=name)
+    return FaceModel(_single_input(backbone), averaged, name=name, builder_args=builder_args)
 
 
 def flip_outputs_model(model):
