@@ -154,3 +154,22 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "does not fit this model" in result.stderr and "unrestored" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains(tmp_path, data):
+    tree, lfw = data
+    run = tmp_path / "run"
+    # No --train_dirs and no data where MOBIFACE_DATA points: had anything run before the check,
+    # the error would be about aligning the missing data, not about the typo.
+    env = {**os.environ, "MOBIFACE_WORK": str(tmp_path / "work"), "MOBIFACE_DATA": str(tmp_path / "nothing")}
+    for flag, message, status in (("--model=mobifcae", "--model must be one of ['mobiface', ", 2),
+                                  (f"--teacher={tmp_path / 'teacher.tflite'}", "no such file or folder (--teacher)", 7)):
+        result = subprocess.run(train_command("--preset=smoke", flag, f"--run_dir={run}", "--noprogress"),
+                                capture_output=True, text=True, env=env)
+        assert result.returncode == status, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+        assert not run.exists() and not (tmp_path / "work").exists()
+    summary = trainer.train(_config(tmp_path, tree, lfw, model="mobiface", max_steps="2"), log=lambda line: None)
+    assert summary["step"] == 2 and json.loads((run / "config.json").read_text())["model"] == "mobiface"
+

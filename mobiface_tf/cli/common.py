@@ -101,3 +101,47 @@ class Progress:
         """Finish the in-place line so later output starts on a new one."""
         if self.interactive and self.drawn:
             print(file=sys.stderr)
+
+
+def define_config_flags(config_class, module_name, *, exclude=(), default_help="Default: {default!r}.",
+                        flag_values=None):
+    """Define one absl flag per field of the run-configuration dataclass `config_class`.
+
+    The help is the field's own (`train.config.setting`), followed by `default_help` formatted
+    with the field's `default`. Booleans are absl booleans (`--progress` / `--noprogress`); every
+    other field is a string flag that the configuration parses by the field's type
+    (`JsonConfig.with_overrides`), so a bad value is one line naming the field. Every flag defaults
+    to None: unset flags leave the preset's or the saved run's value alone. `module_name` (the
+    calling command's `__name__`) lists the flags under that command in `--helpshort`;
+    `flag_values` defaults to absl's global FLAGS.
+    """
+    import dataclasses
+
+    from absl import flags
+
+    from mobiface_tf.train.config import field_kinds
+
+    kinds = field_kinds(config_class)
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    if module_name == "__main__":
+        module_name = sys.argv[0]  # how absl names the main module's flags
+    for field in dataclasses.fields(config_class):
+        if field.name in exclude:
+            continue
+        text = f"{field.metadata.get('help', '')} {default_help.format(default=field.default)}".strip()
+        define = flags.DEFINE_boolean if kinds[field.name].base is bool else flags.DEFINE_string
+        define(field.name, None, text, module_name=module_name, flag_values=flag_values)
+
+
+def config_flag_values(config_class, *, exclude=(), flag_values=None):
+    """{field: flag value} of the flags `define_config_flags` defined that were given on the command line."""
+    import dataclasses
+
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    values = {}
+    for field in dataclasses.fields(config_class):
+        if field.name not in exclude and flag_values[field.name].value is not None:
+            values[field.name] = flag_values[field.name].value
+    return values

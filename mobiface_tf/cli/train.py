@@ -1,78 +1,37 @@
-"""`mobiface-train`: train a registered model with a margin loss; rerun the same command to resume.
+r"""`mobiface-train`: train a registered model with a margin loss; rerun the same command to resume.
 
 With no flags it runs the main job: the `demo` preset on the default data (the aligned CelebA
 subset plus the LFW people of folds 1-9, validated on the pairs of fold 10), aligning the shared
-data first with `mobiface-align` when `work/aligned/{celeba,lfw}` are not there yet. Every
-field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
---lr_boundaries=400,600 --noprogress`); the resolved configuration lands in
-`<run_dir>/config.json`. See `mobiface_tf.train.trainer` for the run folder's layout.
+data first with `mobiface-align` when `work/aligned/{celeba,lfw}` are not there yet.
+Every field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
+--lr_boundaries=400,600 --noprogress`), checked before anything is aligned or written; the
+resolved configuration lands in `<run_dir>/config.json`. See `mobiface_tf.train.trainer` for the
+run folder's layout.
 
 Examples:
     mobiface-train                                      # the main job (demo preset)
-    mobiface-train --preset=paper --mixed_precision     # section 4.2's recipe on GPUs
+    mobiface-train --preset=paper --mixed_precision --run_dir=work/runs/paper   # section 4.2's recipe
     mobiface-train --train_dirs=/data/aligned/casia --nolfw_train --run_dir=work/runs/casia
     mobiface-train --preset=distill --teacher=teacher.tflite --teacher_input_mean=127.5 \
-        --teacher_input_std=128                         # distillation alone (make bundle)
-    mobiface-train --teacher=big.keras --distill_weight=2   # ArcFace + distillation
+        --teacher_input_std=128 --run_dir=work/runs/distill   # distillation alone (make bundle)
+    mobiface-train --teacher=big.keras --distill_weight=2 --run_dir=work/runs/both   # ArcFace + distillation
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
     "index": 0}}' mobiface-train --preset=paper          # one process per machine, index 0, 1
 """
 
-import dataclasses
 import subprocess
 import sys
 
 from absl import flags
 
-from mobiface_tf.cli.common import run_main
-from mobiface_tf.train.config import PRESETS, TrainConfig, field_types
+from mobiface_tf.cli.common import config_flag_values, define_config_flags, run_main
+from mobiface_tf.train.config import PRESETS, TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Starting configuration; other flags override its fields.")
 flags.DEFINE_list("compare_runs", None, "Print a Markdown table comparing these run folders' validation accuracy, "
                   "then exit (no training).")
-
-_HELP = {
-    "model": "Registered model name (mobiface, flipped_mobiface, mobilefacenet, mobilenet_v1).",
-    "loss": "softmax | arcface | cosface | combined | none (distillation alone, needs --teacher).",
-    "batch_size": "Global batch size, split over replicas.",
-    "lr_boundaries": "Comma-separated iterations where the learning rate is multiplied by --lr_decay.",
-    "train_dirs": "Comma-separated aligned trees <root>/<identity>/<img>.jpg (default: work/aligned/celeba).",
-    "val_folds": "Comma-separated LFW folds (1-10) validated on and kept out of training.",
-    "run_dir": "Run folder (default work/runs/<preset>-<model>); an existing one is resumed.",
-    "mixed_precision": "mixed_float16 compute (GPUs).",
-    "progress": "Show a progress bar (--noprogress to hide).",
-    "lfw_train": "Train on the LFW people of the folds outside --val_folds too.",
-    "optimizer": "sgd (with --momentum) | adam.",
-    "augment": "Training augmentation: none | flip | full (flip, crop jitter, colour, blur).",
-    "teacher": "Distil from this model (.tflite via LiteRT, .keras or a run folder): its embedding of the same "
-               "augmented view is the target of a learned projection of the student's.",
-    "teacher_input_mean": "Teacher pixel normalization (x - mean) / std; default: the teacher's metadata JSON.",
-    "teacher_input_std": "See --teacher_input_mean.",
-    "teacher_threads": "CPU threads of a .tflite teacher.",
-    "distill_weight": "Weight of the distillation loss 1 - cos(projection(student), teacher).",
-    "init_from": "Start from these weights (a run folder's newest checkpoint, or a .keras model of the same "
-                 "architecture) with a fresh optimizer; ignored when --run_dir already has checkpoints.",
-    "unlabeled_dirs": "Comma-separated folders of aligned faces without identity labels (needs --loss=none).",
-}
-for _field in dataclasses.fields(TrainConfig):
-    if _field.name == "preset":
-        continue
-    _help = _HELP.get(_field.name, f"Override TrainConfig.{_field.name} (preset value by default).")
-    if field_types()[_field.name] is bool:
-        flags.DEFINE_boolean(_field.name, None, _help)
-    else:
-        flags.DEFINE_string(_field.name, None, _help)
-
-_DATA_FLAGS = ("train_dirs", "lfw_aligned")
-
-
-def _overrides():
-    return {
-        f.name: FLAGS[f.name].value
-        for f in dataclasses.fields(TrainConfig)
-        if f.name != "preset" and FLAGS[f.name].value is not None
-    }
+define_config_flags(TrainConfig, __name__, exclude=("preset",), default_help="Default: the preset's (paper: {default!r}).")
 
 
 def align_default_data(config, log=print):
@@ -123,7 +82,8 @@ def main(argv):
         print(compare_runs(FLAGS.compare_runs))
         return
 
-    config = resolve_config(FLAGS.preset, _overrides())
+    config = resolve_config(FLAGS.preset, config_flag_values(TrainConfig, exclude=("preset",)))
+    config.check_paths()  # a typo in a path is reported before any data is aligned
     # The strategy must exist before other TensorFlow work (multi-worker collectives).
     from mobiface_tf.train import trainer
 

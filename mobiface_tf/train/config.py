@@ -1,7 +1,10 @@
-"""The training configuration: one dataclass, presets as plain dicts, overrides from strings.
+"""Run configurations: one dataclass per training stage on a common base, each field's help, check and
+choices beside it; presets as plain dicts; string overrides parsed by the field's type; the one
+reader of a run folder's `config.json`; which changes a resume allows.
 
-A run is fully described by its `TrainConfig`; the trainer writes the resolved one to
-`run_dir/config.json` so any run can be reproduced (or resumed) from its own folder.
+A run is fully described by its configuration; the run loop writes the resolved one to
+`run_dir/config.json` so any run can be reproduced (or resumed) from its own folder. The
+command-line flags are generated from the same fields (`mobiface_tf.cli.common.define_config_flags`).
 """
 
 import dataclasses
@@ -9,14 +12,90 @@ import json
 import os
 import typing
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
-from mobiface_tf.errors import BadInputError
+from mobiface_tf.errors import BadInputError, DataNotFoundError
+
+CHECKS = ("positive", "non_negative")
+
+
+def setting(default, help, *, check=None, choices=None, path=None, resumable=False):
+    """A configuration field with everything said about it in one place.
+
+    Args:
+        default: the field's default.
+        help: one or two sentences; the command-line flag's help.
+        check: "positive" or "non_negative" (numbers), or None.
+        choices: the allowed values: a tuple, or a function returning them (read when validating,
+            so a registry is asked only then). None (no value) is always allowed for Optional fields.
+        path: "input" for files or folders that must exist when given, "output" for ones the run
+            writes, "checkpoint" for a tf.train checkpoint prefix; resume compares paths by where
+            they point, not how they are spelled.
+        resumable: a rerun may change this field and still resume the run (how long, how often,
+            how verbose).
+    """
+    if check not in (None, *CHECKS):
+        raise ValueError(f"`check` must be one of {CHECKS}. Received `check={check!r}`")
+    metadata = {"help": help, "check": check, "choices": choices, "path": path, "resumable": resumable}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def redefault(config_class, name, default):
+    """The field `name` of `config_class` with another default (same help and checks): a subclass
+    that needs other defaults than its base writes `name: type = redefault(Base, "name", value)`."""
+    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
+    return dataclasses.field(default=default, metadata=field.metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldKind:
+    """How a field's value is typed: base type (int, float, str, bool, tuple), whether None is
+    allowed, and a tuple's item type."""
+
+    base: type
+    optional: bool
+    item: Optional[type] = None
+
+
+def field_kinds(config_class):
+    """Field name -> `FieldKind`, read from the class's type hints."""
+    kinds = {}
+    for name, hint in typing.get_type_hints(config_class).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = typing.get_origin(hint) is typing.Union
+        if optional:
+            hint = args[0]
+        if typing.get_origin(hint) is tuple:
+            kinds[name] = FieldKind(tuple, optional, typing.get_args(hint)[0])
+        else:
+            kinds[name] = FieldKind(hint, optional)
+    return kinds
+
+
+def _parse(name, kind, value):
+    """`value` (a string from the command line, or already typed) as the field's type."""
+    if not isinstance(value, str):
+        return tuple(value) if kind.base is tuple else value
+    if kind.optional and value.lower() in ("none", ""):
+        return None
+    try:
+        if kind.base is bool:
+            if value.lower() in ("1", "true", "yes"):
+                return True
+            if value.lower() in ("0", "false", "no"):
+                return False
+            raise ValueError(value)
+        if kind.base is tuple:
+            return tuple(kind.item(item.strip()) for item in value.split(",") if item.strip())
+        return kind.base(value)
+    except ValueError:
+        expected = f"comma-separated {kind.item.__name__}s" if kind.base is tuple else kind.base.__name__
+        raise BadInputError(f"--{name} expects {expected}. Received `{name}={value!r}`") from None
 
 
 class JsonConfig:
-    """JSON round trip for the run configurations (`TrainConfig`, the flip stage's `FlipConfig`):
-    what each run writes as `run_dir/config.json`."""
+    """What every run configuration shares: the JSON round trip of `run_dir/config.json`,
+    overrides parsed by field type, and checks driven by each field's metadata (see `setting`)."""
 
     DESCRIPTION = "run configuration"  # in errors about an unreadable config.json
 
@@ -27,154 +106,296 @@ class JsonConfig:
     @classmethod
     def from_json(cls, text):
         """Inverse of `to_json`; unknown keys are an error naming them."""
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data):
+        """The configuration of a `config.json` dict; unknown keys are an error naming them."""
+        if not isinstance(data, dict):
+            raise BadInputError(f"expected a JSON object, found {type(data).__name__}")
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise BadInputError(f"unknown {cls.__name__} keys {sorted(unknown)}")
-        for name, kind in field_types(cls).items():
-            if kind is tuple and name in data:
-                data[name] = tuple(data[name])
-        return cls(**data)
+        kinds = field_kinds(cls)
+        return cls(**{name: tuple(value) if kinds[name].base is tuple and value is not None else value
+                      for name, value in data.items()})
+
+    def with_overrides(self, overrides):
+        """A copy with `overrides` (field -> value or command-line string) applied, not validated.
+
+        Raises BadInputError naming an unknown field or a value of the wrong type.
+        """
+        kinds = field_kinds(type(self))
+        values = {}
+        for name, value in (overrides or {}).items():
+            if name not in kinds:
+                raise BadInputError(f"unknown {self.DESCRIPTION} setting. Received `{name}={value!r}`")
+            values[name] = _parse(name, kinds[name], value)
+        return dataclasses.replace(self, **values)
+
+    def validate(self):
+        """Check every field against its metadata (sign, choices), then `check_more()`.
+
+        Returns self; raises BadInputError naming the first field that cannot be trained with.
+        """
+        for field in dataclasses.fields(self):
+            value, check, choices = getattr(self, field.name), field.metadata.get("check"), field.metadata.get("choices")
+            if value is None:
+                continue
+            if check == "positive" and not value > 0:
+                raise BadInputError(f"--{field.name} must be positive. Received `{field.name}={value}`")
+            if check == "non_negative" and value < 0:
+                raise BadInputError(f"--{field.name} cannot be negative. Received `{field.name}={value}`")
+            if choices is not None:
+                allowed = tuple(choices() if callable(choices) else choices)
+                if value not in allowed:
+                    raise BadInputError(f"--{field.name} must be one of {list(allowed)}. "
+                                        f"Received `{field.name}={value!r}`")
+        self.check_more()
+        return self
+
+    def check_more(self):
+        """Checks across fields; subclasses extend it."""
+
+    def check_paths(self):
+        """Raise DataNotFoundError naming the first input path (file or folder) that does not exist.
+
+        Called before any work, so a typo in a path is reported before data is aligned or anything
+        is written.
+        """
+        for field in dataclasses.fields(self):
+            if field.metadata.get("path") != "input":
+                continue
+            value = getattr(self, field.name)
+            for path in value if isinstance(value, tuple) else (value,):
+                if path and not Path(path).expanduser().exists():
+                    raise DataNotFoundError(f"no such file or folder (--{field.name})", path)
 
 
 @dataclasses.dataclass
-class TrainConfig(JsonConfig):
-    """Everything a training run needs. Defaults are the paper's recipe (section 4.2).
+class RunConfig(JsonConfig):
+    """The settings every training stage shares: batch, schedule, length, side jobs, run folder."""
 
-    Model: `model` (a name of `mobiface_tf.models.registry.MODELS`), `embedding_size`, `head` and `activation`
-    (None: the model's default), `input_size` (square side; images are resized to it when it is
-    not 112, which only tiny test models use).
-    Loss: `loss` (a name of `losses.LOSSES`), `scale`, `margin` (arcface/cosface; None = the
-    loss's default), `m1, m2, m3` (combined), `easy_margin`, `warmup_steps` (plain softmax for
-    the first steps).
-    Optimization: `batch_size` is GLOBAL (split over replicas); SGD with `momentum`;
-    `weight_decay` is coupled L2 (see trainer); `learning_rate` is multiplied by `lr_decay` at
-    each of `lr_boundaries` (iterations); training stops at `max_steps`.
-    Data: `train_dirs` are aligned identity trees (`<root>/<identity>/<file>.jpg`); empty means
-    the default job (aligned CelebA subset + LFW people outside `val_folds`). `lfw_dir` holds
-    `pairs.txt`/`people.txt` ("" = the shared data's `lfw/`), `lfw_aligned` its aligned crops
-    ("" = `work/aligned/lfw`). `lfw_train` adds the LFW people of the folds not in `val_folds` to
-    training; `min_images` drops identities with fewer images.
-    Side jobs: validate on the pairs of `val_folds` every `eval_every` steps (0: never), checkpoint
-    every `checkpoint_every` steps keeping `keep_checkpoints`, log scalars every `log_every`.
-    Optimizer: `optimizer` is "sgd" (with `momentum`) or "adam"; weight decay is coupled L2 for both.
-    Augmentation: `augment` is "flip" (random horizontal flips), "full" (flip, crop jitter, colour,
-    blur; see `data.pipeline.augment_face`) or "none".
-    Distillation (`train.distill`): `teacher` is a `.tflite`, `.keras` or run folder whose
-    embedding of the same augmented view the student learns to reproduce through a learned linear
-    projection; `teacher_input_mean/std` override the teacher's metadata (needed for a `.tflite`
-    without a JSON); `distill_weight` weighs the 1 - cosine loss; `loss="none"` trains with
-    distillation alone; `teacher_threads` are LiteRT's CPU threads. `unlabeled_dirs` are folders
-    of faces without identity labels (any nesting), usable only with `loss="none"`.
-    Warm start: `init_from` is a run folder (its newest checkpoint's backbone and distillation
-    projection) or a `.keras` embedding model of the same architecture; training starts from
-    those weights with a fresh optimizer at step 0. A run folder that already has checkpoints of
-    its own resumes from them instead.
-    Distillation levers: `relational_weight` weighs a term matching the student's pairwise cosine
-    similarities within a batch to the teacher's (`distill.relational_loss`); `mix_fraction` of
-    every batch is replaced by mixtures of two faces that the teacher embeds too
-    (`data.pipeline.mix_views`); `augment="strong"` adds occlusion, grayscale and twice the crop
-    jitter to "full".
-    """
+    batch_size: int = setting(64, "Global batch size, split over replicas.", check="positive")
+    learning_rate: float = setting(1e-3, "Learning rate of the first piece of the schedule.", check="positive")
+    lr_boundaries: Tuple[int, ...] = setting(
+        (), "Comma-separated steps where the learning rate is multiplied by --lr_decay (empty: constant).")
+    lr_decay: float = setting(0.1, "Factor applied to the learning rate at each of --lr_boundaries.")
+    weight_decay: float = setting(
+        0.0, "Coupled L2: 0.5 * weight_decay * |w|^2 added to the loss (as the paper's SGD means it).",
+        check="non_negative")
+    max_steps: int = setting(1000, "Stop after this many steps.", check="positive", resumable=True)
+    seed: int = setting(0, "Seed of the data order; a resumed run reshuffles with seed + step.")
+    eval_every: int = setting(250, "Validate on the LFW folds every N steps (0: never).", check="non_negative",
+                              resumable=True)
+    checkpoint_every: int = setting(100, "Write a checkpoint every N steps.", check="non_negative", resumable=True)
+    keep_checkpoints: int = setting(3, "Checkpoints kept in run_dir/checkpoints.", check="positive", resumable=True)
+    log_every: int = setting(10, "Write TensorBoard scalars every N steps.", check="positive", resumable=True)
+    progress: bool = setting(True, "Show a progress bar (--noprogress to hide).", resumable=True)
+    run_dir: str = setting("", "Run folder; an existing one is resumed.", path="output")
 
-    DESCRIPTION = "training configuration"  # in errors about an unreadable config.json
-
-    preset: str = "paper"
-    model: str = "mobiface"
-    embedding_size: Optional[int] = None
-    head: Optional[str] = None
-    activation: Optional[str] = None
-    input_size: int = 112
-    loss: str = "arcface"
-    scale: float = 64.0
-    margin: Optional[float] = None
-    m1: float = 1.0
-    m2: float = 0.3
-    m3: float = 0.2
-    easy_margin: bool = False
-    warmup_steps: int = 0
-    batch_size: int = 1024
-    learning_rate: float = 0.1
-    lr_boundaries: tuple = (40000, 60000, 80000)
-    lr_decay: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    max_steps: int = 100000
-    mixed_precision: bool = False
-    seed: int = 0
-    train_dirs: tuple = ()
-    lfw_dir: str = ""
-    lfw_aligned: str = ""
-    lfw_train: bool = True
-    min_images: int = 1
-    val_folds: tuple = (10,)
-    eval_every: int = 2000
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    log_every: int = 50
-    progress: bool = True
-    run_dir: str = ""
-    optimizer: str = "sgd"
-    augment: str = "flip"
-    teacher: str = ""
-    teacher_input_mean: Optional[float] = None
-    teacher_input_std: Optional[float] = None
-    teacher_threads: int = 1
-    distill_weight: float = 1.0
-    unlabeled_dirs: tuple = ()
-    init_from: str = ""
-    relational_weight: float = 0.0
-    mix_fraction: float = 0.0
+    def check_more(self):
+        if list(self.lr_boundaries) != sorted(set(self.lr_boundaries)) or any(b <= 0 for b in self.lr_boundaries):
+            raise BadInputError(
+                f"--lr_boundaries must be increasing positive steps. Received `lr_boundaries={self.lr_boundaries}`"
+            )
 
     def lr_values(self):
         """Learning rate of each piece of the piecewise-constant schedule (len(boundaries) + 1)."""
         return [self.learning_rate * self.lr_decay**i for i in range(len(self.lr_boundaries) + 1)]
 
-    def validate(self):
-        """Raise BadInputError naming the first field whose value cannot be trained with."""
-        positive = ("batch_size", "max_steps", "learning_rate", "scale", "input_size", "keep_checkpoints", "log_every")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise BadInputError(f"--{name} must be positive. Received `{name}={getattr(self, name)}`")
-        for name in ("warmup_steps", "eval_every", "checkpoint_every", "weight_decay", "momentum", "min_images"):
-            if getattr(self, name) < 0:
-                raise BadInputError(f"--{name} cannot be negative. Received `{name}={getattr(self, name)}`")
-        if list(self.lr_boundaries) != sorted(set(self.lr_boundaries)) or any(b <= 0 for b in self.lr_boundaries):
-            raise BadInputError(
-                f"--lr_boundaries must be increasing positive steps. Received `lr_boundaries={self.lr_boundaries}`"
-            )
+    def lr_at(self, step):
+        """The learning rate of the step that follows `step` finished steps."""
+        return self.lr_values()[sum(step >= b for b in self.lr_boundaries)]
+
+    def lr_schedule(self):
+        """The optimizer's learning rate: a Keras schedule of the optimizer's iteration count that
+        agrees with `lr_at`, or the plain rate when there are no boundaries."""
+        if not self.lr_boundaries:
+            return self.learning_rate
+        import keras
+
+        # Keras switches after iteration > boundary; `b - 1` makes exactly the first b steps run
+        # at the first rate, "divided by 10 at 40K iterations" read literally.
+        return keras.optimizers.schedules.PiecewiseConstantDecay([b - 1 for b in self.lr_boundaries],
+                                                                 self.lr_values())
+
+
+def _model_names():
+    from mobiface_tf.models.registry import list_models
+
+    return list_models()
+
+
+def _heads():
+    from mobiface_tf.models.blocks import HEADS
+
+    return HEADS
+
+
+def _activations():
+    from mobiface_tf.models.blocks import ACTIVATIONS
+
+    return ACTIVATIONS
+
+
+def _losses():
+    from mobiface_tf.train.losses import LOSSES
+
+    return (*LOSSES, "none")
+
+
+def _augmentations():
+    from mobiface_tf.data.pipeline import AUGMENTATIONS
+
+    return tuple(AUGMENTATIONS)
+
+
+def _presets():
+    return tuple(PRESETS)
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclasses.dataclass
+class TrainConfig(RunConfig):
+    """Everything a training run needs. Defaults are the paper's recipe (section 4.2)."""
+
+    DESCRIPTION = "training configuration"
+
+    preset: str = setting("paper", "Starting configuration; other settings override its fields.", choices=_presets)
+    # Model
+    model: str = setting("mobiface", "Registered model name.", choices=_model_names)
+    embedding_size: Optional[int] = setting(None, "Embedding length D (none: the model's default).",
+                                            check="positive")
+    head: Optional[str] = setting(None, "Embedding head (none: the model's default).", choices=_heads)
+    activation: Optional[str] = setting(None, "prelu (the paper's) or relu (none: the model's default).",
+                                        choices=_activations)
+    input_size: int = setting(112, "Square input side; images are resized to it when not 112 (tiny test models).",
+                              check="positive")
+    # Loss
+    loss: str = setting("arcface", "Margin loss on cosine logits, or none (distillation alone, needs --teacher).",
+                        choices=_losses)
+    scale: float = setting(64.0, "Scale s of the cosine logits.", check="positive")
+    margin: Optional[float] = setting(None, "ArcFace/CosFace margin (none: the loss's default).")
+    m1: float = setting(1.0, "Combined margin: cos(m1 * theta + m2) - m3.")
+    m2: float = setting(0.3, "See --m1.")
+    m3: float = setting(0.2, "See --m1.")
+    easy_margin: bool = setting(False, "ArcFace's easy margin (no margin where theta + m > pi).")
+    warmup_steps: int = setting(0, "Train with plain softmax for the first N steps.", check="non_negative")
+    # Optimization (and the RunConfig fields with the paper's values)
+    batch_size: int = redefault(RunConfig, "batch_size", 1024)
+    learning_rate: float = redefault(RunConfig, "learning_rate", 0.1)
+    lr_boundaries: Tuple[int, ...] = redefault(RunConfig, "lr_boundaries", (40000, 60000, 80000))
+    optimizer: str = setting("sgd", "sgd (with --momentum) or adam; weight decay is coupled L2 for both.",
+                             choices=OPTIMIZERS)
+    momentum: float = setting(0.9, "SGD momentum.", check="non_negative")
+    weight_decay: float = redefault(RunConfig, "weight_decay", 5e-4)
+    max_steps: int = redefault(RunConfig, "max_steps", 100000)
+    mixed_precision: bool = setting(False, "mixed_float16 compute (GPUs).")
+    # Data
+    train_dirs: Tuple[str, ...] = setting(
+        (), "Comma-separated aligned trees <root>/<identity>/<img>.jpg (default: work/aligned/celeba).",
+        path="input")
+    lfw_dir: str = setting("", "LFW folder with pairs.txt and people.txt (default: the shared data's lfw/).",
+                           path="input")
+    lfw_aligned: str = setting("", "Aligned LFW crops (default: work/aligned/lfw).", path="input")
+    lfw_train: bool = setting(True, "Train on the LFW people of the folds outside --val_folds too.")
+    min_images: int = setting(1, "Drop identities with fewer training images.", check="non_negative")
+    augment: str = setting("flip", "Training augmentation: none, flip, full (flip, crop jitter, colour, blur), or "
+                           "strong (full with twice the crop jitter, occlusion and grayscale).", choices=_augmentations)
+    val_folds: Tuple[int, ...] = setting((10,), "Comma-separated LFW folds (1-10) validated on and kept out of "
+                                         "training.")
+    # Side jobs (the RunConfig fields with the paper's values)
+    eval_every: int = redefault(RunConfig, "eval_every", 2000)
+    checkpoint_every: int = redefault(RunConfig, "checkpoint_every", 1000)
+    log_every: int = redefault(RunConfig, "log_every", 50)
+    run_dir: str = setting("", "Run folder (default: work/runs/<preset>-<model>); an existing one is resumed.",
+                           path="output")
+    # Distillation (train.distill)
+    teacher: str = setting("", "Distil from this model (.tflite via LiteRT, .keras or a run folder): its embedding "
+                           "of the same augmented view is the target of a learned projection of the student's.",
+                           path="input")
+    teacher_input_mean: Optional[float] = setting(
+        None, "Teacher pixel normalization (x - mean) / std; default: the teacher's metadata JSON.")
+    teacher_input_std: Optional[float] = setting(None, "See --teacher_input_mean.")
+    teacher_threads: int = setting(1, "CPU threads of a .tflite teacher.", check="positive", resumable=True)
+    distill_weight: float = setting(1.0, "Weight of the distillation loss 1 - cos(projection(student), teacher).")
+    unlabeled_dirs: Tuple[str, ...] = setting(
+        (), "Comma-separated folders of aligned faces without identity labels (needs --loss=none).", path="input")
+    relational_weight: float = setting(
+        0.0, "Weight of a term matching the student's pairwise cosine similarities within a batch to the teacher's "
+        "(train.distill.relational_loss; needs --teacher).", check="non_negative")
+    mix_fraction: float = setting(
+        0.0, "Share of every batch replaced by mixtures of two faces that the teacher embeds too "
+        "(data.pipeline.mix_views; needs --teacher).")
+    # Warm start
+    init_from: str = setting("", "Start from these weights (a run folder's newest checkpoint: backbone and "
+                             "distillation projection; or a .keras model of the same architecture) with a fresh "
+                             "optimizer at step 0; ignored when --run_dir already has checkpoints.",
+                             path="input", resumable=True)
+
+    def check_more(self):
+        super().check_more()
+        from mobiface_tf.models.blocks import MIN_INPUT_SIZE
+
+        if self.input_size < MIN_INPUT_SIZE:
+            raise BadInputError(f"--input_size must be at least {MIN_INPUT_SIZE}. Received `input_size={self.input_size}`")
         if not self.val_folds or any(not 1 <= f <= 10 for f in self.val_folds):
             raise BadInputError(f"--val_folds must be LFW folds 1..10. Received `val_folds={self.val_folds}`")
-        self._validate_choices()
-        return self
-
-    def _validate_choices(self):
-        from mobiface_tf.train.losses import LOSSES
-
-        for name, choices in (("loss", sorted(LOSSES) + ["none"]), ("optimizer", OPTIMIZERS), ("augment", AUGMENTS)):
-            if getattr(self, name) not in choices:
-                raise BadInputError(f"--{name} must be one of {list(choices)}. Received `{name}={getattr(self, name)!r}`")
         if self.unlabeled_dirs and self.loss != "none":
             raise BadInputError(f"--unlabeled_dirs (faces without identity labels) need --loss=none: a margin "
                                 f"loss needs labels. Received `loss={self.loss!r}`")
         if self.teacher and not self.distill_weight > 0:
             raise BadInputError(f"--distill_weight must be positive with --teacher. "
                                 f"Received `distill_weight={self.distill_weight}`")
-        if (self.teacher_input_mean is None) != (self.teacher_input_std is None):
-            raise BadInputError("give both --teacher_input_mean and --teacher_input_std. Received "
-                                f"`teacher_input_mean={self.teacher_input_mean}`, `teacher_input_std={self.teacher_input_std}`")
-        if self.relational_weight < 0:
-            raise BadInputError(f"--relational_weight cannot be negative. Received `relational_weight={self.relational_weight}`")
         if (self.relational_weight or self.mix_fraction) and not self.teacher:
             raise BadInputError("--relational_weight and --mix_fraction are distillation options and need --teacher=PATH")
         if not 0 <= self.mix_fraction <= 1:
             raise BadInputError(f"--mix_fraction must be in [0, 1]. Received `mix_fraction={self.mix_fraction}`")
-        if self.teacher_threads < 1:
-            raise BadInputError(f"--teacher_threads must be positive. Received `teacher_threads={self.teacher_threads}`")
+        if (self.teacher_input_mean is None) != (self.teacher_input_std is None):
+            raise BadInputError("give both --teacher_input_mean and --teacher_input_std. Received "
+                                f"`teacher_input_mean={self.teacher_input_mean}`, `teacher_input_std={self.teacher_input_std}`")
 
 
-OPTIMIZERS = ("sgd", "adam")
-AUGMENTS = ("none", "flip", "full", "strong")
+# The flip stage's choices (see `train.flip`): the cross-entropy's logits, and the L2 term's form.
+CE_MARGINS = ("softmax", "source")
+# "squared": |g(f_I) - f_Ī|^2, the paper's; "relative": the same divided by |f_Ī|^2, so the few
+# faces with a large feature norm do not dominate the batch (verification compares directions).
+FLIP_L2_MODES = ("squared", "relative")
+
+
+@dataclasses.dataclass
+class FlipConfig(RunConfig):
+    """Everything the flip stage (`train.flip`) needs: Adam on the flip predictor g only, on the
+    training images and validation folds of the source run."""
+
+    DESCRIPTION = "flip-stage configuration"
+
+    from_run: str = setting("", "Trained run folder (config.json + checkpoints/) whose backbone and classifier are "
+                            "frozen.", path="input")
+    source_checkpoint: str = setting("", "tf.train checkpoint prefix of --from_run (default: its latest, resolved "
+                                     "and saved, so a resume keeps the same weights).", path="checkpoint")
+    flip_ce_weight: float = setting(1.0, "Weight of the cross-entropy of g(f_I) through the frozen classifier "
+                                    "(0: L2 only, the only choice for a source without a classifier).",
+                                    check="non_negative")
+    ce_margin: str = setting("softmax", "softmax (normalized softmax at the source run's scale) or source (its "
+                             "margin loss).", choices=CE_MARGINS)
+    flip_l2: str = setting("squared", "squared (the paper's |g(f_I) - f_mirror|^2) or relative (divided by "
+                           "|f_mirror|^2; ~100x smaller values, so scale --flip_ce_weight down with it).",
+                           choices=FLIP_L2_MODES)
+    lr_boundaries: Tuple[int, ...] = redefault(RunConfig, "lr_boundaries", (700,))
+    eval_every: int = setting(250, "Validate (f_I + g(f_I))/2 on the source run's LFW folds every N steps "
+                              "(0: never).", check="non_negative", resumable=True)
+    run_dir: str = setting("", "Flip run folder (default: work/runs/flip); an existing one is resumed.",
+                           path="output")
+
+    def check_more(self):
+        super().check_more()
+        if not self.from_run:
+            raise BadInputError("--from_run is required: the trained MobiFace run folder to start from")
+
 
 PRESETS = {
     # Section 4.2 of the paper: SGD momentum 0.9, lr 0.1 / 10 at 40K, 60K, 80K, stop at 100K,
@@ -238,77 +459,47 @@ PRESETS = {
 }
 
 
-def field_types(config_class=None):
-    """Field name -> base type (int, float, str, bool, tuple), Optional unwrapped."""
-    types = {}
-    for name, hint in typing.get_type_hints(config_class or TrainConfig).items():
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        types[name] = args[0] if typing.get_origin(hint) is typing.Union else hint
-    return types
-
-
-_TUPLE_ITEM = {"lr_boundaries": int, "val_folds": int, "train_dirs": str, "unlabeled_dirs": str}
-_OPTIONAL = ("embedding_size", "head", "activation", "margin", "teacher_input_mean", "teacher_input_std")
-
-
-def _parse(name, kind, text):
-    if not isinstance(text, str):
-        return tuple(text) if kind is tuple else text
-    if text.lower() in ("none", "") and name in _OPTIONAL:
-        return None
-    try:
-        if kind is bool:
-            if text.lower() in ("1", "true", "yes"):
-                return True
-            if text.lower() in ("0", "false", "no"):
-                return False
-            raise ValueError(text)
-        if kind is tuple:
-            return tuple(_TUPLE_ITEM[name](item.strip()) for item in text.split(",") if item.strip())
-        return kind(text)
-    except ValueError:
-        raise BadInputError(f"--{name} expects {kind.__name__}. Received `{name}={text!r}`") from None
-
-
 def resolve_config(preset="paper", overrides=None):
     """The preset's configuration with `overrides` (field -> value or string) applied, validated.
 
     Strings are parsed by the field's type: "1,2,3" for tuples, "true/false" for booleans,
-    "none" for optional fields. Unknown presets or fields raise BadInputError naming them.
+    "none" for optional fields. Unknown presets or fields, and values outside a field's choices
+    (e.g. a model name the registry does not know), raise BadInputError naming them.
     """
     if preset not in PRESETS:
         raise BadInputError(f"unknown preset. Received `preset={preset!r}`; choose one of {sorted(PRESETS)}")
-    types = field_types()
-    values = dict(PRESETS[preset], preset=preset)
-    for name, value in (overrides or {}).items():
-        if name not in types:
-            raise BadInputError(f"unknown training setting. Received `{name}={value!r}`")
-        values[name] = _parse(name, types[name], value)
-    return TrainConfig(**values).validate()
+    base = TrainConfig(**PRESETS[preset], preset=preset)
+    return base.with_overrides({k: v for k, v in (overrides or {}).items() if k != "preset"}).validate()
 
 
-def load_config(run_dir, config_class=None):
-    """The configuration (`TrainConfig` by default, or another `JsonConfig` class such as the
-    flip stage's) a run folder was started with: its `config.json`, or None when it has none."""
-    config_class = config_class or TrainConfig
+def read_config_json(run_dir):
+    """The raw dict of `run_dir/config.json`, or None when the folder has none.
+
+    The one reader of a run folder's configuration file: the loaders of run folders and the
+    typed `load_config` go through it. Raises BadInputError (one line) for unreadable JSON.
+    """
     path = Path(run_dir) / "config.json"
-    if not path.exists():
+    if not path.is_file():
         return None
     try:
-        return config_class.from_json(path.read_text())
-    except (ValueError, TypeError) as error:
-        raise BadInputError(f"not a {config_class.DESCRIPTION} ({error})", path) from None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise BadInputError(f"unreadable config.json ({error})", path) from None
+    if not isinstance(data, dict):
+        raise BadInputError(f"config.json holds a {type(data).__name__}, not a JSON object", path)
+    return data
 
 
-# Fields a rerun may change without breaking a resume: how long, how often, how verbose (and
-# init_from, which only a fresh run reads).
-RESUMABLE_CHANGES = ("max_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "progress",
-                     "teacher_threads", "init_from")
-
-
-# Fields that name files or folders: `work/runs/x` and `/abs/work/runs/x` are the same setting.
-PATH_FIELDS = ("run_dir", "train_dirs", "lfw_dir", "lfw_aligned", "teacher", "unlabeled_dirs", "init_from",
-               "from_run", "source_checkpoint")
+def load_config(run_dir, config_class=TrainConfig):
+    """The configuration (`TrainConfig` by default, or another run configuration class such as
+    `FlipConfig`) a run folder was started with, or None when it has no config.json."""
+    data = read_config_json(run_dir)
+    if data is None:
+        return None
+    try:
+        return config_class.from_dict(data)
+    except (ValueError, TypeError, BadInputError) as error:
+        raise BadInputError(f"not a {config_class.DESCRIPTION} ({error})", Path(run_dir) / "config.json") from None
 
 
 def _as_paths(value):
@@ -316,22 +507,22 @@ def _as_paths(value):
     return [os.path.abspath(os.path.expanduser(v)) if v else "" for v in values]
 
 
-def _same_setting(name, saved, wanted):
+def _same_setting(field, saved, wanted):
     if saved == wanted:
         return True
-    if name not in PATH_FIELDS or saved is None or wanted is None:
+    if field.metadata.get("path") is None or saved is None or wanted is None:
         return False
     return _as_paths(saved) == _as_paths(wanted)
 
 
-def check_resume_compatible(saved, wanted, run_dir, resumable=RESUMABLE_CHANGES):
-    """Raise BadInputError if `wanted` differs from the run folder's `saved` config (any run
-    configuration dataclass) in a field outside `resumable`: one that would make continuing the
-    saved run meaningless (model, loss, data, schedule...)."""
+def check_resume_compatible(saved, wanted, run_dir):
+    """Raise BadInputError if `wanted` differs from the run folder's `saved` configuration (of the
+    same class) in a field not marked `resumable`: one that would make continuing the saved run
+    meaningless (model, loss, data, schedule...). Paths are compared by where they point."""
     changed = [
         f.name
         for f in dataclasses.fields(saved)
-        if f.name not in resumable and not _same_setting(f.name, getattr(saved, f.name), getattr(wanted, f.name))
+        if not f.metadata.get("resumable") and not _same_setting(f, getattr(saved, f.name), getattr(wanted, f.name))
     ]
     if changed:
         detail = ", ".join(f"{n}: {getattr(saved, n)!r} -> {getattr(wanted, n)!r}" for n in changed)

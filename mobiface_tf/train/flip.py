@@ -45,83 +45,12 @@ from mobiface_tf import paths
 from mobiface_tf.errors import BadInputError, DataNotFoundError, TrainingDivergedError
 from mobiface_tf.models.flipped import FLIP_PREDICTION_LAYER, FlippedMobiFace
 from mobiface_tf.train import losses, trainer
-from mobiface_tf.train.config import JsonConfig, check_resume_compatible, load_config
-
-CE_MARGINS = ("softmax", "source")
-# "squared": |g(f_I) - f_Ī|^2, the paper's; "relative": the same divided by |f_Ī|^2, so the few
-# faces with a large feature norm do not dominate the batch (verification compares directions).
-FLIP_L2_MODES = ("squared", "relative")
+from mobiface_tf.train.config import FlipConfig, check_resume_compatible, load_config
 _FLIP_HIDDEN_LAYER = "flip_hidden"
 # Per-step metrics, logged as means over each `log_every` window (besides lr and images_per_s):
 # the loss, its two terms, and how close g(f_I) is to f_Ī (`flip_*`) next to how close f_I itself
 # is (`mirror_*`, the error of predicting "no change"; g is useful where it does better).
 METRIC_NAMES = ("loss", "flip_l2", "flip_ce", "flip_cosine", "mirror_l2", "mirror_cosine")
-
-
-@dataclasses.dataclass
-class FlipConfig(JsonConfig):
-    """Everything the flip stage needs; written to `run_dir/config.json`.
-
-    Source: `from_run` (a training run folder) and `source_checkpoint` (a tf.train checkpoint
-    prefix of that run; "" = its latest, resolved before training and saved, so a resume keeps
-    the same weights even if the source run trains on).
-    Loss: `flip_ce_weight` multiplies the cross-entropy (0: L2 alone, the only choice for a
-    source trained without a classifier, e.g. distillation with `loss="none"`); `ce_margin` is
-    "softmax" (normalized softmax at the source run's scale) or "source" (its margin loss);
-    `flip_l2` is "squared" (the paper's |g(f_I) - f_Ī|^2) or "relative" (divided by |f_Ī|^2;
-    its values are ~100x smaller, so scale `flip_ce_weight` down with it).
-    Optimization: Adam on g only; `batch_size` is global; `learning_rate` times `lr_decay` at
-    each of `lr_boundaries`; coupled L2 `weight_decay` on g's weights; stop at `max_steps`.
-    Side jobs as in `TrainConfig`: validate on the source run's LFW folds every `eval_every`
-    steps (0: never), checkpoint every `checkpoint_every`, log every `log_every`.
-    Training images are the source run's (same folders, same identities and labels).
-    """
-
-    DESCRIPTION = "flip-stage configuration"
-
-    from_run: str = ""
-    source_checkpoint: str = ""
-    flip_ce_weight: float = 1.0
-    ce_margin: str = "softmax"
-    flip_l2: str = "squared"
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    lr_boundaries: tuple = (700,)
-    lr_decay: float = 0.1
-    weight_decay: float = 0.0
-    max_steps: int = 1000
-    seed: int = 0
-    eval_every: int = 250
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
-    log_every: int = 10
-    progress: bool = True
-    run_dir: str = ""
-
-    def validate(self):
-        """Raise BadInputError naming the first field that cannot be trained with."""
-        if not self.from_run:
-            raise BadInputError("--from_run is required: the trained MobiFace run folder to start from")
-        for name in ("batch_size", "max_steps", "learning_rate", "keep_checkpoints", "log_every"):
-            if getattr(self, name) <= 0:
-                raise BadInputError(f"--{name} must be positive. Received `{name}={getattr(self, name)}`")
-        for name in ("flip_ce_weight", "weight_decay", "eval_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise BadInputError(f"--{name} cannot be negative. Received `{name}={getattr(self, name)}`")
-        if self.flip_l2 not in FLIP_L2_MODES:
-            raise BadInputError(f"--flip_l2 must be one of {FLIP_L2_MODES}. Received `flip_l2={self.flip_l2!r}`")
-        if self.ce_margin not in CE_MARGINS:
-            raise BadInputError(f"--ce_margin must be one of {CE_MARGINS}. Received `ce_margin={self.ce_margin!r}`")
-        if list(self.lr_boundaries) != sorted(set(self.lr_boundaries)) or any(b <= 0 for b in self.lr_boundaries):
-            raise BadInputError(
-                f"--lr_boundaries must be increasing positive steps. Received `lr_boundaries={self.lr_boundaries}`"
-            )
-        return self
-
-    def lr_at(self, step):
-        """The learning rate used by the step after `step` finished steps."""
-        passed = sum(step >= b for b in self.lr_boundaries)
-        return self.learning_rate * self.lr_decay**passed
 
 
 def default_flip_run_dir():
@@ -212,14 +141,7 @@ def build_flip_state(source, config, strategy=None):
         model = FlippedMobiFace(backbone=backbone)
         hidden, prediction = model.get_layer(_FLIP_HIDDEN_LAYER), model.get_layer(FLIP_PREDICTION_LAYER)
         variables = hidden.trainable_variables + prediction.trainable_variables
-        if config.lr_boundaries:
-            learning_rate = keras.optimizers.schedules.PiecewiseConstantDecay(
-                [b - 1 for b in config.lr_boundaries],
-                [config.learning_rate * config.lr_decay**i for i in range(len(config.lr_boundaries) + 1)],
-            )
-        else:
-            learning_rate = config.learning_rate
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate=config.lr_schedule())
         optimizer.build(variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
 

@@ -296,11 +296,7 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
                 head.build(backbone.output_shape)
             if teacher_size is not None:
                 projection = distill.make_projection(backbone.output_shape[-1], teacher_size)
-            # Keras switches after iteration > boundary; `b - 1` makes exactly the first b steps
-            # run at the first rate, "divided by 10 at 40K iterations" read literally.
-            schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-                [b - 1 for b in config.lr_boundaries], config.lr_values()
-            )
+            schedule = config.lr_schedule()
             if config.optimizer == "adam":
                 optimizer = keras.optimizers.Adam(learning_rate=schedule)
             else:
