@@ -21,3 +21,9 @@ def data_root():
 def work_root():
     """Where jobs write aligned crops, runs, exports and caches: `MOBIFACE_WORK` or `./work`."""
     return Path(os.environ.get("MOBIFACE_WORK", _REPO_ROOT / "work")).expanduser()
+
+
+def default_flip_run_dir():
+    """The flip stage's run folder when none is named (`mobiface-train-flip`, `mobiface-eval-flip`,
+    `make train-flip`): `work_root()/runs/flip`."""
+    return work_root() / "runs" / "flip"

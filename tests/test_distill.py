@@ -11,6 +11,7 @@ from helpers import train_command, write_identity_tree, write_lfw, write_tiny_mo
 
 from mobiface_tf.data import pipeline
 from mobiface_tf.errors import BadInputError, ModelLoadError
+from mobiface_tf.train import data as train_data
 from mobiface_tf.train import distill, trainer
 from mobiface_tf.train.config import resolve_config
 
@@ -206,7 +207,7 @@ def test_distillation_loss_decreases_on_a_fixed_batch(tmp_path, data, teachers):
     batch = (small, tf.zeros(config.batch_size, tf.int32), tf.constant(targets))
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda _: tf.data.Dataset.from_tensors(batch).repeat()))
-    losses = [float(state.train_step(iterator)[0]) for _ in range(30)]
+    losses = [float(state.train_step(iterator)["loss"]) for _ in range(30)]
     assert all(np.isfinite(losses)) and 0.0 <= losses[0] <= 2.0
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3]), losses
 
@@ -225,7 +226,7 @@ def test_configuration_errors(tmp_path, data, teachers):
         _config(tmp_path, tree, lfw, teacher=str(teachers["keras"]), mix_fraction="1.5")
     # Unlabeled faces of a validation-fold person break the unrestricted protocol too.
     with pytest.raises(BadInputError, match="validation-fold people"):
-        trainer.gather_training_set(_config(tmp_path, tree, lfw, loss="none", teacher=str(teachers["keras"]),
+        train_data.gather_training_set(_config(tmp_path, tree, lfw, loss="none", teacher=str(teachers["keras"]),
                                             unlabeled_dirs=str(lfw / "images")))
 
 
@@ -254,7 +255,7 @@ def test_distill_alone_on_unlabeled_faces_then_resume_restores_projection(tmp_pa
     config = _config(tmp_path, "", lfw, train_dirs="", lfw_train="false", loss="none",
                      teacher=str(teachers["keras"]), unlabeled_dirs=str(unlabeled), augment="full",
                      optimizer="adam", max_steps="4", checkpoint_every="2")
-    training = trainer.gather_training_set(config)
+    training = train_data.gather_training_set(config)
     assert len(training.paths) == 10 and set(training.labels.tolist()) == {-1}
     summary = trainer.train(config, log=lambda line: None)
     run = tmp_path / "run"

@@ -14,6 +14,7 @@ from helpers import train_tiny_run, write_identity_tree, write_lfw
 from mobiface_tf.data.pipeline import build_dataset
 from mobiface_tf.errors import BadInputError, DataNotFoundError
 from mobiface_tf.models.flipped import backbone_model, flip_outputs_model
+from mobiface_tf.train import data as train_data
 from mobiface_tf.train import flip, trainer
 
 # Every test here needs a trained source run (~15 s to make once per module).
@@ -70,7 +71,7 @@ def test_loss_decreases_on_a_fixed_batch_and_the_backbone_stays(source, work):
     loaded = flip.load_source_run(source / "run")
     config = _config(source, work / "unused", learning_rate=1e-2).validate()
     state = flip.build_flip_state(loaded, config)
-    training = trainer.gather_training_set(loaded.config)
+    training = train_data.gather_training_set(loaded.config)
     images, labels = next(iter(build_dataset(training.paths[:8], training.labels[:8], 8, training=False)))
     images = tf.image.resize(images, (32, 32))
     before = state.compute_metrics(images, labels)

@@ -1,4 +1,5 @@
-"""The trainer on tiny synthetic data: run folder, validation records, protocol, divergence."""
+"""The main training stage on tiny synthetic data: run folder, validation records, divergence, warm start,
+checks before any work."""
 
 import json
 import os
@@ -36,28 +37,6 @@ def _config(tmp_path, tree, lfw, **overrides):
     }
     values.update(overrides)
     return resolve_config("smoke", values)
-
-
-def test_training_set_keeps_validation_people_out(tmp_path, data):
-    tree, lfw = data
-    training = trainer.gather_training_set(_config(tmp_path, tree, lfw))
-    assert training.num_classes == 5 + 18
-    assert not {"P9_0", "P9_1"} & set(training.class_names)
-    assert {"P0_0", "P8_1"} <= set(training.class_names)
-    assert len(training.paths) == 5 * 4 + 18 * 3
-    assert sorted(set(training.labels.tolist())) == list(range(training.num_classes))
-
-    folds_1_to_8 = trainer.gather_training_set(_config(tmp_path, tree, lfw, val_folds="9,10"))
-    assert folds_1_to_8.num_classes == 5 + 16
-
-    with pytest.raises(BadInputError, match="validation-fold people"):
-        trainer.gather_training_set(_config(tmp_path, lfw / "images", lfw, lfw_train="false"))
-
-
-def test_min_images_drops_small_identities(tmp_path, data):
-    tree, lfw = data
-    training = trainer.gather_training_set(_config(tmp_path, tree, lfw, min_images="4"))
-    assert training.num_classes == 5 and len(training.paths) == 20
 
 
 @pytest.mark.slow

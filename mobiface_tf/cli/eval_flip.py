@@ -45,9 +45,9 @@ def main(argv):
     from mobiface_tf.embedding import load_embedding_model
     from mobiface_tf.eval import flip_study
     from mobiface_tf.eval.lfw import LfwBenchmark
-    from mobiface_tf.train.flip import default_flip_run_dir, flip_variant_embedders, load_flipped_model
+    from mobiface_tf.train.flip import flip_variant_embedders, load_flipped_model
 
-    model_path = Path(FLAGS.model) if FLAGS.model else default_flip_run_dir()
+    model_path = Path(FLAGS.model) if FLAGS.model else paths.default_flip_run_dir()
     model = load_flipped_model(model_path)
     embed_backbone, embed_flipped = flip_variant_embedders(model)
     lfw_dir = Path(FLAGS.lfw_dir) if FLAGS.lfw_dir else paths.data_root() / "lfw"

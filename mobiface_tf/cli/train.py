@@ -2,11 +2,11 @@ r"""`mobiface-train`: train a registered model with a margin loss; rerun the sam
 
 With no flags it runs the main job: the `demo` preset on the default data (the aligned CelebA
 subset plus the LFW people of folds 1-9, validated on the pairs of fold 10), aligning the shared
-data first with `mobiface-align` when `work/aligned/{celeba,lfw}` are not there yet.
+data first with `mobiface-align` where `work/aligned/{celeba,lfw}` are missing.
 Every field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
 --lr_boundaries=400,600 --noprogress`), checked before anything is aligned or written; the
-resolved configuration lands in `<run_dir>/config.json`. See `mobiface_tf.train.trainer` for the
-run folder's layout.
+resolved configuration lands in `<run_dir>/config.json` (default `work/runs/<preset>-<model>`). See
+`mobiface_tf.train.loop` for the run folder's layout.
 
 Examples:
     mobiface-train                                      # the main job (demo preset)
@@ -18,9 +18,6 @@ Examples:
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
     "index": 0}}' mobiface-train --preset=paper          # one process per machine, index 0, 1
 """
-
-import subprocess
-import sys
 
 from absl import flags
 
@@ -34,39 +31,8 @@ flags.DEFINE_list("compare_runs", None, "Print a Markdown table comparing these 
 define_config_flags(TrainConfig, __name__, exclude=("preset",), default_help="Default: the preset's (paper: {default!r}).")
 
 
-def align_default_data(config, log=print):
-    """Run `mobiface-align` for the default job's aligned trees that do not exist yet.
-
-    Raises DataNotFoundError, saying how to get the data, when the raw shared data is absent.
-    """
-    from mobiface_tf import paths
-    from mobiface_tf.errors import DataNotFoundError
-    from mobiface_tf.train import trainer
-
-    data = paths.data_root()
-    lfw_raw = trainer.lfw_dir_of(config)
-    jobs = [(data / "celeba_subset" / "images", trainer.default_train_dirs()[0], [])]
-    if config.lfw_train:
-        jobs.append((lfw_raw / "images", trainer.lfw_aligned_of(config), ["--landmarks", str(lfw_raw / "landmarks_5pt.txt")]))
-    for raw, aligned, extra in jobs:
-        if aligned.is_dir():
-            continue  # an interrupted alignment is finished with `make align` (it resumes)
-        if not raw.is_dir():
-            raise DataNotFoundError(
-                "face data not found: set MOBIFACE_DATA (or `make train DATA=...`) to the folder holding "
-                "celeba_subset/ and lfw/, or pass --train_dirs=<aligned tree> --nolfw_train",
-                raw,
-            )
-        log(f"aligning {raw} -> {aligned} (once; later runs reuse it)")
-        command = [sys.executable, "-c", "from mobiface_tf.cli.align import run; run()",
-                   f"--input_dir={raw}", f"--output_dir={aligned}", *extra]
-        status = subprocess.run(command, check=False).returncode
-        if status != 0:
-            raise DataNotFoundError(f"mobiface-align failed with exit status {status}", aligned)
-
-
 def main(argv):
-    """Resolve the configuration from the preset and flags, align if needed, train."""
+    """Resolve and check the configuration, align the default data if needed, train."""
     if len(argv) > 1:
         from mobiface_tf.errors import BadInputError
 
@@ -77,19 +43,20 @@ def main(argv):
 
     logging.set_verbosity(logging.WARNING)  # TF's checkpoint saver logs every save at INFO
     if FLAGS.compare_runs:
-        from mobiface_tf.train.trainer import compare_runs
+        from mobiface_tf.train.reports import compare_runs
 
         print(compare_runs(FLAGS.compare_runs))
         return
 
     config = resolve_config(FLAGS.preset, config_flag_values(TrainConfig, exclude=("preset",)))
-    config.check_paths()  # a typo in a path is reported before any data is aligned
     # The strategy must exist before other TensorFlow work (multi-worker collectives).
-    from mobiface_tf.train import trainer
+    from mobiface_tf.train import data, loop, trainer
 
-    strategy = trainer.make_strategy()
-    if not config.train_dirs and not config.lfw_aligned:
-        align_default_data(config)
+    strategy = loop.make_strategy()
+    # Every setting, path and the run folder's saved settings are checked before any work.
+    config = trainer.prepare(config)
+    if data.uses_default_data(config):
+        data.align_default_data(config)
     summary = trainer.train(config, strategy=strategy)
     trained = f", loss {summary['loss']:.4f}" if summary["step"] > summary["resumed_from"] else " (nothing left to train)"
     best = f", best LFW accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else ""

@@ -4,7 +4,7 @@ Freezes the backbone and the cosine classifier of `--from_run` (its latest check
 `--source_checkpoint`) and trains the flip predictor g so that g(f_I) approximates the feature
 of the mirrored face; the result is a FlippedMobiFace whose single output is (f_I + g(f_I))/2.
 Every field of `mobiface_tf.train.config.FlipConfig` is a flag; see `mobiface_tf.train.flip` for
-the loss and the run folder (config.json, checkpoints/, best.keras, final.keras, logs/, metrics.jsonl).
+the loss and `mobiface_tf.train.loop` for the run folder.
 
 Examples:
     mobiface-train-flip --from_run=work/runs/default --run_dir=work/runs/flip
@@ -23,11 +23,11 @@ define_config_flags(FlipConfig, __name__)
 
 def _config():
     """FlipConfig from the flags; without --from_run, the run folder's saved settings."""
+    from mobiface_tf import paths
     from mobiface_tf.train.config import load_config
-    from mobiface_tf.train.flip import default_flip_run_dir
 
     values = config_flag_values(FlipConfig)
-    run_dir = values["run_dir"] = values.get("run_dir") or str(default_flip_run_dir())
+    run_dir = values["run_dir"] = values.get("run_dir") or str(paths.default_flip_run_dir())
     base = FlipConfig()
     if "from_run" not in values:
         base = load_config(run_dir, FlipConfig) or base
@@ -44,9 +44,9 @@ def main(argv):
 
     logging.set_verbosity(logging.WARNING)  # TF's checkpoint saver logs every save at INFO
     config = _config().validate()
-    from mobiface_tf.train import flip, trainer
+    from mobiface_tf.train import flip, loop
 
-    strategy = trainer.make_strategy()
+    strategy = loop.make_strategy()
     summary = flip.train_flip(config, strategy=strategy)
     text = (f"done: {summary['run_dir']} at step {summary['step']}, flip L2 {summary['flip_l2']:.4f} "
             f"(mirror L2 {summary['mirror_l2']:.4f}), cosine(g(f_I), f_mirror) {summary['flip_cosine']:.4f}")

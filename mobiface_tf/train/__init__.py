@@ -1,1 +1,2 @@
-"""Training: margin losses, presets, the trainer with resume and tf.distribute, the flip stage."""
+"""Training: run configurations, margin losses, the data and protocol, the shared run loop, and the stages
+(main training with distillation, the flip stage) that run in it."""

@@ -24,38 +24,31 @@ Frozen means: the backbone and the classifier run in inference mode (BatchNorm o
 statistics) outside the gradient tape, and only g's variables reach the optimizer (Adam). The
 Keras `trainable` flags are left alone, so the saved FlippedMobiFace loads like any model.
 
-The run folder matches the main training's (see `mobiface_tf.train.trainer`): config.json (a
-`FlipConfig`, with the source checkpoint resolved), checkpoints/ (FlippedMobiFace, classifier,
-optimizer, step), best.keras (best LFW accuracy of (f_I + g(f_I))/2 on the source run's
-validation folds), final.keras, logs/ (TensorBoard scalars) and metrics.jsonl. Both .keras
-files are the whole FlippedMobiFace: one graph from pixels to (f_I + g(f_I))/2. Rerunning with
-the same run folder resumes from its latest checkpoint.
+The run folder, resume, logs and validation are the shared run loop's (`mobiface_tf.train.loop`):
+config.json (a `FlipConfig`, with the source checkpoint resolved), checkpoints/ (FlippedMobiFace,
+classifier, optimizer, step), best.keras (best LFW accuracy of (f_I + g(f_I))/2 on the source
+run's validation folds), final.keras, logs/ (TensorBoard scalars, window means of the step's
+metrics) and metrics.jsonl. Both .keras files are the whole FlippedMobiFace: one graph from
+pixels to (f_I + g(f_I))/2. Rerunning with the same run folder resumes from its latest checkpoint.
 """
 
 import dataclasses
-import json
-import math
-import time
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from mobiface_tf import paths
-from mobiface_tf.errors import BadInputError, DataNotFoundError, TrainingDivergedError
-from mobiface_tf.models.flipped import FLIP_PREDICTION_LAYER, FlippedMobiFace
-from mobiface_tf.train import losses, trainer
-from mobiface_tf.train.config import FlipConfig, check_resume_compatible, load_config
-_FLIP_HIDDEN_LAYER = "flip_hidden"
+from mobiface_tf.errors import BadInputError, DataNotFoundError
+from mobiface_tf.models.contract import FLIP_HIDDEN_LAYER, FLIP_PREDICTION_LAYER
+from mobiface_tf.models.flipped import FlippedMobiFace
+from mobiface_tf.train import data, loop, losses, trainer
+from mobiface_tf.train.config import FlipConfig, load_config
+
 # Per-step metrics, logged as means over each `log_every` window (besides lr and images_per_s):
 # the loss, its two terms, and how close g(f_I) is to f_Ī (`flip_*`) next to how close f_I itself
 # is (`mirror_*`, the error of predicting "no change"; g is useful where it does better).
 METRIC_NAMES = ("loss", "flip_l2", "flip_ce", "flip_cosine", "mirror_l2", "mirror_cosine")
-
-
-def default_flip_run_dir():
-    """`work_root()/runs/flip`: the folder `make train-flip` and `make eval-flip` use."""
-    return paths.work_root() / "runs" / "flip"
 
 
 @dataclasses.dataclass
@@ -76,7 +69,7 @@ def load_source_run(run_dir, checkpoint=""):
     unreadable one.
     """
     run_dir = Path(run_dir)
-    config = load_config(run_dir)
+    config = load_config(run_dir)  # a TrainConfig
     if config is None:
         raise DataNotFoundError("not a training run folder (no config.json)", run_dir)
     if not checkpoint:
@@ -105,6 +98,13 @@ class FlipState:
     step: tf.Variable
     train_step: object
     compute_metrics: object
+
+    def checkpoint(self):
+        """A `tf.train.Checkpoint` of everything a resume needs (what `train_flip` saves)."""
+        items = {"model": self.model, "optimizer": self.optimizer, "step": self.step}
+        if self.classifier is not None:
+            items["head"] = self.classifier
+        return tf.train.Checkpoint(**items)
 
 
 def build_flip_state(source, config, strategy=None):
@@ -139,7 +139,7 @@ def build_flip_state(source, config, strategy=None):
             raise BadInputError(f"checkpoint does not match the run's model ({str(error).splitlines()[0]})",
                                 source.checkpoint) from None
         model = FlippedMobiFace(backbone=backbone)
-        hidden, prediction = model.get_layer(_FLIP_HIDDEN_LAYER), model.get_layer(FLIP_PREDICTION_LAYER)
+        hidden, prediction = model.get_layer(FLIP_HIDDEN_LAYER), model.get_layer(FLIP_PREDICTION_LAYER)
         variables = hidden.trainable_variables + prediction.trainable_variables
         optimizer = keras.optimizers.Adam(learning_rate=config.lr_schedule())
         optimizer.build(variables)
@@ -225,7 +225,7 @@ def train_flip(config, strategy=None, log=print):
 
     Args:
         config: a `FlipConfig` (validated here).
-        strategy: a tf.distribute strategy (default: `trainer.make_strategy()`).
+        strategy: a tf.distribute strategy (default: `loop.make_strategy()`).
         log: callable taking one line of progress text (the chief's only).
 
     Returns:
@@ -236,117 +236,54 @@ def train_flip(config, strategy=None, log=print):
         DataNotFoundError: source run, training or validation data missing.
         TrainingDivergedError: the loss became NaN/inf; the last good checkpoint is kept.
     """
-    strategy = strategy or trainer.make_strategy()
-    is_chief, task_name = trainer._task(strategy)
-    run_dir = Path(config.run_dir) if config.run_dir else default_flip_run_dir()
-    config = dataclasses.replace(config, run_dir=str(run_dir))
-    saved = load_config(run_dir, FlipConfig)
+    strategy = strategy or loop.make_strategy()
+    run = loop.RunFolder(config.run_dir or paths.default_flip_run_dir(), strategy, log)
+    config = dataclasses.replace(config, run_dir=str(run.run_dir))
+    saved = run.saved_config(FlipConfig)
     if saved is not None and not config.source_checkpoint:
         config = dataclasses.replace(config, source_checkpoint=saved.source_checkpoint)
     config.validate()
+    config.check_paths()
     source = load_source_run(config.from_run, config.source_checkpoint)
     config = dataclasses.replace(config, source_checkpoint=source.checkpoint)
-    if saved is not None:
-        check_resume_compatible(saved, config, run_dir)
-    own_dir = run_dir if is_chief else run_dir / "workers" / task_name
-    say = log if is_chief else (lambda line: None)
+    run.check_resume(config)
+    say = run.say
 
     training = _training_set(source, config)
     validator = None
-    if is_chief and config.eval_every > 0:
-        validator = trainer._make_validator(source.config, say)
-    own_dir.mkdir(parents=True, exist_ok=True)
-    if is_chief:
-        (run_dir / "config.json").write_text(config.to_json() + "\n")
+    if run.is_chief and config.eval_every > 0:
+        validator = data.Validator(data.lfw_dir_of(source.config), source.config.val_folds, say)
+    run.start(config)
     classes = "no classifier" if source.num_classes is None else f"classifier of {source.num_classes} identities"
     say(f"flip stage on {source.checkpoint} ({source.config.model}, {classes}); {len(training.paths)} training "
         f"images; cross-entropy weight {config.flip_ce_weight}")
 
     state = build_flip_state(source, config, strategy)
-    optimizer, step = state.optimizer, state.step
-    items = {"model": state.model, "optimizer": optimizer, "step": step}
-    if state.classifier is not None:
-        items["head"] = state.classifier
-    checkpoint = tf.train.Checkpoint(**items)
-    manager = tf.train.CheckpointManager(checkpoint, own_dir / "checkpoints", max_to_keep=config.keep_checkpoints)
-    resumed_from = trainer.restore_latest(checkpoint, manager, step, optimizer, say)
-
     data_config = dataclasses.replace(source.config, batch_size=config.batch_size)
-    dataset = strategy.distribute_datasets_from_function(
-        trainer.make_dataset_fn(training, data_config, config.seed + resumed_from))
-    iterator = iter(dataset)
-    embed_fn = trainer.make_embed_fn(state.model, source.config.input_size)
-    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if is_chief else tf.summary.create_noop_writer()
-    progbar = (keras.utils.Progbar(config.max_steps, stateful_metrics=["loss", "flip_l2", "lr"])
-               if (is_chief and config.progress) else None)
-    best, train_seconds = trainer._history(run_dir / "metrics.jsonl")
-    process_start, eval_seconds = time.monotonic(), 0.0
-    current = resumed_from
-    values = {name: float("nan") for name in METRIC_NAMES}
-    window_start, window_step = time.monotonic(), current
-    window_sums = dict.fromkeys(METRIC_NAMES, 0.0)
 
-    def save_checkpoint():
-        step.assign(current)
-        manager.save(checkpoint_number=current)
+    def make_iterator(seed):
+        return iter(strategy.distribute_datasets_from_function(data.make_dataset_fn(training, data_config, seed)))
 
-    while current < config.max_steps:
-        values = {k: float(v) for k, v in state.train_step(iterator).items()}
-        current += 1
-        for name in METRIC_NAMES:
-            window_sums[name] += values[name]
-        if not math.isfinite(values["loss"]):
-            kept = manager.latest_checkpoint or "none (no checkpoint was written yet)"
-            raise TrainingDivergedError(f"flip loss became {values['loss']} at step {current}; "
-                                        f"last good checkpoint: {kept}", run_dir)
-        lr = config.lr_at(current - 1)
-        if progbar is not None:
-            progbar.update(current, values=[("loss", values["loss"]), ("flip_l2", values["flip_l2"]), ("lr", lr)])
-        if current % config.log_every == 0 or current == config.max_steps:
-            elapsed = time.monotonic() - window_start
-            images_per_s = (current - window_step) * config.batch_size / max(elapsed, 1e-9)
-            # Window means: single-batch L2 values swing by 10x with a few large-norm faces.
-            means = {name: total / (current - window_step) for name, total in window_sums.items()}
-            window_start, window_step = time.monotonic(), current
-            window_sums = dict.fromkeys(METRIC_NAMES, 0.0)
-            with writer.as_default(step=current):
-                for name, value in means.items():
-                    trainer.write_scalar(name, value)
-                trainer.write_scalar("lr", lr)
-                trainer.write_scalar("images_per_s", images_per_s)
-        evaluate_now = validator is not None and (current % config.eval_every == 0 or current == config.max_steps)
-        if (config.checkpoint_every and current % config.checkpoint_every == 0) or current == config.max_steps \
-                or evaluate_now:
-            save_checkpoint()
-        if evaluate_now:
-            record = trainer.validation_record(validator, embed_fn, source.config.val_folds, current, values, lr)
-            record["train_seconds"] = round(train_seconds + time.monotonic() - process_start - eval_seconds, 1)
-            eval_seconds += record["eval_seconds"]
-            with writer.as_default(step=current):
-                trainer.write_scalar("lfw_accuracy", record["lfw_accuracy"])
-            writer.flush()
-            if record["lfw_accuracy"] > best:
-                best = record["lfw_accuracy"]
-                trainer._save_keras(state.model, run_dir / "best.keras")
-            record["best_lfw_accuracy"] = best
-            with open(run_dir / "metrics.jsonl", "a") as stream:
-                stream.write(json.dumps(record) + "\n")
-            say(f"\nstep {current}: loss {values['loss']:.4f} (flip L2 {values['flip_l2']:.4f}, mirror L2 "
-                f"{values['mirror_l2']:.4f}), LFW folds {list(source.config.val_folds)} accuracy of "
-                f"(f_I + g(f_I))/2 {record['lfw_accuracy']:.4f} (best {best:.4f})")
-    if resumed_from < config.max_steps or not (own_dir / "final.keras").exists():
-        if not manager.latest_checkpoint or int(step.numpy()) != current:
-            save_checkpoint()
-        trainer._save_keras(state.model, own_dir / "final.keras")
-    writer.flush()
-    return {"run_dir": str(run_dir), "step": current, **values, "best_accuracy": best,
-            "resumed_from": resumed_from, "source_checkpoint": source.checkpoint}
+    stage = loop.Stage(checkpoint=state.checkpoint(), step=state.step, optimizer=state.optimizer,
+                       train_step=state.train_step, model=state.model, input_size=source.config.input_size,
+                       lr_at=config.lr_at, logged=METRIC_NAMES, log_window_means=True, recorded=METRIC_NAMES,
+                       shown=("loss", "flip_l2"), report=_report)
+    result = loop.run_stage(run, stage, config, make_iterator, validator)
+    return {"run_dir": str(run.run_dir), "step": result["step"], **result["values"],
+            "best_accuracy": result["best_accuracy"], "resumed_from": result["resumed_from"],
+            "source_checkpoint": source.checkpoint}
+
+
+def _report(step, values, lr, record, best):
+    return (f"\nstep {step}: loss {values['loss']:.4f} (flip L2 {values['flip_l2']:.4f}, mirror L2 "
+            f"{values['mirror_l2']:.4f}), LFW folds {record['val_folds']} accuracy of "
+            f"(f_I + g(f_I))/2 {record['lfw_accuracy']:.4f} (best {best:.4f})")
 
 
 def _training_set(source, config):
     """The source run's training faces; with the cross-entropy, only the labelled ones, whose
     labels must still match the trained classifier."""
-    training = trainer.gather_training_set(source.config)
+    training = data.gather_training_set(source.config)
     if config.flip_ce_weight == 0:
         return training
     labelled = training.labels >= 0  # distillation runs may add unlabeled faces (label -1)
@@ -398,6 +335,6 @@ def flip_variant_embedders(model):
     from mobiface_tf.models.flipped import backbone_model
 
     input_size = int(model.inputs[0].shape[1])
-    return (trainer.make_embed_fn(backbone_model(model), input_size),
-            trainer.make_embed_fn(model, input_size))
+    return (data.make_embed_fn(backbone_model(model), input_size),
+            data.make_embed_fn(model, input_size))
 

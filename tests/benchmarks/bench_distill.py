@@ -36,6 +36,7 @@ def main():
 
     from training_bench import load_training_set, seconds_per_step
 
+    from mobiface_tf.train import data as train_data
     from mobiface_tf.train import distill, trainer
     from mobiface_tf.train.config import resolve_config
 
@@ -64,7 +65,7 @@ def main():
         config = resolve_config("distill", overrides)
         state = trainer.build_train_state(config, training.num_classes, strategy,
                                           teacher_size=teacher.embedding_size if use_teacher else None)
-        dataset_fn = trainer.make_dataset_fn(training, config, seed=0, teacher=teacher if use_teacher else None)
+        dataset_fn = train_data.make_dataset_fn(training, config, seed=0, teacher=teacher if use_teacher else None)
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
         seconds = seconds_per_step(state, iterator, args.steps)
         print(f"| train step, tf.data + full augmentation | {loss} | {'yes' if use_teacher else 'no'} | "

@@ -31,6 +31,7 @@ def main():
     from training_bench import load_training_set, seconds_per_step
 
     from mobiface_tf.models.registry import list_models
+    from mobiface_tf.train import data as train_data
     from mobiface_tf.train import trainer
     from mobiface_tf.train.config import resolve_config
 
@@ -45,7 +46,7 @@ def main():
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
             config = resolve_config("demo", {"model": model, "batch_size": batch_size, "warmup_steps": 0})
             state = trainer.build_train_state(config, training.num_classes, strategy)
-            real = trainer.make_dataset_fn(training, config, seed=0)
+            real = train_data.make_dataset_fn(training, config, seed=0)
             batch = next(iter(real(tf.distribute.InputContext())))
             cached = lambda _context, batch=batch: tf.data.Dataset.from_tensors(batch).repeat()  # noqa: E731
             for input_name, dataset_fn in (("cached", cached), ("tf.data", real)):

@@ -1,0 +1,48 @@
+"""Reports on run folders: their validation records (`metrics.jsonl`) and the side-by-side comparison."""
+
+import json
+from pathlib import Path
+
+from mobiface_tf.train.config import load_config
+
+
+def read_metrics(run_dir):
+    """The validation records of a run folder's metrics.jsonl (empty list if none)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def history(run_dir):
+    """(best validation accuracy so far or -1, training seconds so far) of a run folder."""
+    records = read_metrics(run_dir)
+    best = max((r["lfw_accuracy"] for r in records), default=-1.0)
+    return best, (records[-1].get("train_seconds", 0.0) if records else 0.0)
+
+
+def compare_runs(run_dirs):
+    """A Markdown table comparing run folders: model, parameters, steps, training time, accuracy.
+
+    Accuracy is on the runs' validation folds (fold 10 by default): best and last validation.
+    """
+    import keras
+
+    from mobiface_tf.models import registry  # noqa: F401  (registers FaceModel for loading)
+
+    rows = ["| model | params | steps | batch | train time | last acc (step) | best acc | run |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for run_dir in map(Path, run_dirs):
+        config, records = load_config(run_dir), read_metrics(run_dir)
+        if config is None or not records:
+            rows.append(f"| ? | | | | | no validation yet | | {run_dir} |")
+            continue
+        last = records[-1]
+        final = run_dir / "final.keras"
+        params = f"{keras.saving.load_model(final).count_params():,}" if final.exists() else "?"
+        rows.append(
+            f"| {config.model} | {params} | {last['step']} | {config.batch_size} | "
+            f"{last.get('train_seconds', 0) / 60:.1f} min | {last['lfw_accuracy']:.4f} +- {last['lfw_accuracy_std']:.4f} "
+            f"({last['step']}) | {max(r['lfw_accuracy'] for r in records):.4f} | {run_dir} |"
+        )
+    return "\n".join(rows)
