@@ -6,7 +6,8 @@ from mobiface_tf.cli.common import run_main
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("run_dir", None, "Training run folder or .keras file (default: <work>/runs/default).")
+flags.DEFINE_string("run_dir", None, "Training run folder or .keras file (default: mobiface-train's, "
+                    "<work>/runs/default).")
 flags.DEFINE_string("out_dir", None, "Output folder (default: <work>/export/<run name>).")
 flags.DEFINE_list("precisions", ["float32", "float16", "dynamic_int8", "int8"],
                   "Comma-separated subset of float32,float16,dynamic_int8,int8.")
@@ -32,7 +33,7 @@ def main(argv):
 
     if len(argv) > 1:
         raise BadInputError(f"unexpected arguments {argv[1:]}")
-    default_run = paths.work_root() / "runs" / "default"
+    default_run = paths.default_run_dir()
     run_dir = Path(FLAGS.run_dir) if FLAGS.run_dir else default_run
     if not run_dir.exists():
         hint = "; run `make train` first" if run_dir == default_run else ""

@@ -23,6 +23,12 @@ def work_root():
     return Path(os.environ.get("MOBIFACE_WORK", _REPO_ROOT / "work")).expanduser()
 
 
+def default_run_dir():
+    """The run folder `mobiface-train` trains, `mobiface-export` exports and `make` uses when none is
+    named: `work_root()/runs/default`."""
+    return work_root() / "runs" / "default"
+
+
 def default_flip_run_dir():
     """The flip stage's run folder when none is named (`mobiface-train-flip`, `mobiface-eval-flip`,
     `make train-flip`): `work_root()/runs/flip`."""

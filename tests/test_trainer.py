@@ -4,6 +4,7 @@ checks before any work."""
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -152,3 +153,14 @@ def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains
     summary = trainer.train(_config(tmp_path, tree, lfw, model="mobiface", max_steps="2"), log=lambda line: None)
     assert summary["step"] == 2 and json.loads((run / "config.json").read_text())["model"] == "mobiface"
 
+
+
+def test_train_export_and_make_share_one_default_run_folder(tmp_path, monkeypatch):
+    from mobiface_tf import paths
+
+    monkeypatch.setenv("MOBIFACE_WORK", str(tmp_path / "work"))
+    for preset in ("demo", "paper"):
+        assert trainer.prepare(resolve_config(preset)).run_dir == str(tmp_path / "work" / "runs" / "default")
+    assert paths.default_run_dir() == tmp_path / "work" / "runs" / "default"
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert "RUN             ?= $(MOBIFACE_WORK)/runs/default" in makefile

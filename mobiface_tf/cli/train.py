@@ -5,7 +5,7 @@ subset plus the LFW people of folds 1-9, validated on the pairs of fold 10), ali
 data first with `mobiface-align` where `work/aligned/{celeba,lfw}` are missing.
 Every field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
 --lr_boundaries=400,600 --noprogress`), checked before anything is aligned or written; the
-resolved configuration lands in `<run_dir>/config.json` (default `work/runs/<preset>-<model>`). See
+resolved configuration lands in `<run_dir>/config.json` (default `work/runs/default`). See
 `mobiface_tf.train.loop` for the run folder's layout.
 
 Examples:

@@ -311,7 +311,7 @@ class TrainConfig(RunConfig):
     eval_every: int = redefault(RunConfig, "eval_every", 2000)
     checkpoint_every: int = redefault(RunConfig, "checkpoint_every", 1000)
     log_every: int = redefault(RunConfig, "log_every", 50)
-    run_dir: str = setting("", "Run folder (default: work/runs/<preset>-<model>); an existing one is resumed.",
+    run_dir: str = setting("", "Run folder (default: work/runs/default); an existing one is resumed.",
                            path="output")
     # Distillation (train.distill)
     teacher: str = setting("", "Distil from this model (.tflite via LiteRT, .keras or a run folder): its embedding "

@@ -33,8 +33,7 @@ def prepare(config):
 
     Nothing is written. Returns the configuration with `run_dir` set.
     """
-    default_run_dir = paths.work_root() / "runs" / f"{config.preset}-{config.model}"
-    config = dataclasses.replace(config, run_dir=config.run_dir or str(default_run_dir))
+    config = dataclasses.replace(config, run_dir=config.run_dir or str(paths.default_run_dir()))
     config.validate()
     # Here, not in validate(): the distill preset names no teacher, the command line gives it.
     if config.loss == "none" and not config.teacher:
