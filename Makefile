@@ -155,7 +155,7 @@ eval-ident: align-lfw $(REFERENCE_TFLITE)
 
 # The main job: train MobiFace (demo preset: ~40 min here) on the aligned CelebA subset + LFW
 # people of folds 1-9, validating on the pairs of fold 10; aligns the shared data first if
-# $(MOBIFACE_WORK)/aligned/{celeba,lfw} do not exist. Rerunning resumes the run in $(RUN).
+# $(MOBIFACE_WORK)/aligned/{celeba,lfw} are missing or unfinished. Rerunning resumes the run in $(RUN).
 # `make train TRAIN_ARGS="--preset=paper --mixed_precision"`; every TrainConfig field is a flag.
 TRAIN_ARGS ?=
 train: install

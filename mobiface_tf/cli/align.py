@@ -5,8 +5,10 @@ landmark file (`--landmarks`, e.g. LFW's `landmarks_5pt.txt`) without any detect
 output keeps its input's relative path with a `.jpg` ending (JPEG quality 95). Outputs that
 already exist are skipped, so an interrupted run resumes where it stopped. Every file that could
 not be used is listed with the reason in `<output_dir>/align_report.csv`; one bad file never
-stops the run. Work is spread over `--workers` processes, each with one TensorFlow thread and
-its own detector.
+stops the run. `<output_dir>/align_state.json` says whether the tree is finished
+(`mobiface_tf.data.aligned_tree`): false from the start, true once every photo has been tried,
+so the trainer never takes an interrupted tree for a complete one. Work is spread over
+`--workers` processes, each with one TensorFlow thread and its own detector.
 
 Exit status: 0 when at least one face was aligned (or there was nothing left to do), 1 when
 every processed file failed, and the `MobiFaceError` codes for unusable arguments.
@@ -65,6 +67,8 @@ def main(argv):
     if workers < 1:
         raise BadInputError(f"--workers must be >= 1, got {FLAGS.workers}")
 
+    from mobiface_tf.data import aligned_tree
+
     jobs, failures, skipped = plan_jobs(
         input_dir,
         output_dir,
@@ -79,6 +83,8 @@ def main(argv):
         "size": FLAGS.size,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
+    state = {"input_dir": input_dir, "landmarks": FLAGS.landmarks, "photos": len(aligned_tree.source_photos(input_dir))}
+    aligned_tree.write_state(output_dir, finished=False, **state)
     report_path = output_dir / REPORT_NAME
     mode = f"landmarks from {FLAGS.landmarks}" if FLAGS.landmarks else f"MTCNN, policy {FLAGS.face_policy}"
     print(
@@ -103,6 +109,7 @@ def main(argv):
                 report_file.flush()
             progress(done, len(jobs), f"{aligned} aligned, {len(failures)} failed")
         progress.close()
+    aligned_tree.write_state(output_dir, finished=True, aligned=aligned + skipped, failed=len(failures), **state)
     seconds = time.monotonic() - started
     processed = len(jobs)
     print(
@@ -126,13 +133,12 @@ def plan_jobs(input_dir, output_dir, landmarks_file=None, include_file=None, pol
     """
     import numpy as np
 
-    from mobiface_tf.data.images import READABLE_EXTENSIONS
-    from mobiface_tf.data.sources import list_identity_tree, read_landmarks
+    from mobiface_tf.data.aligned_tree import source_photos
+    from mobiface_tf.data.sources import read_landmarks
     from mobiface_tf.errors import DataNotFoundError
 
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    paths, _, _ = list_identity_tree(input_dir, extensions=READABLE_EXTENSIONS)
-    relpaths = [Path(path).relative_to(input_dir).as_posix() for path in paths]
+    relpaths = source_photos(input_dir)
     if include_file is not None:
         wanted = _read_include(include_file)
         relpaths = [relpath for relpath in relpaths if relpath.split("/", 1)[0] in wanted]

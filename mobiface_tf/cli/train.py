@@ -2,7 +2,7 @@ r"""`mobiface-train`: train a registered model with a margin loss; rerun the sam
 
 With no flags it runs the main job: the `demo` preset on the default data (the aligned CelebA
 subset plus the LFW people of folds 1-9, validated on the pairs of fold 10), aligning the shared
-data first with `mobiface-align` where `work/aligned/{celeba,lfw}` are missing.
+data first with `mobiface-align` where `work/aligned/{celeba,lfw}` are missing or unfinished.
 Every field of `TrainConfig` is a flag (`--preset=paper --batch_size=256 --model=mobilefacenet
 --lr_boundaries=400,600 --noprogress`), checked before anything is aligned or written; the
 resolved configuration lands in `<run_dir>/config.json` (default `work/runs/default`). See

@@ -1,5 +1,5 @@
 """What a run trains and validates on: the training set under LFW's unrestricted protocol, the default data
-(aligned first), the tf.data input, and the LFW fold validation.
+(aligned first, never taken half-aligned), the tf.data input, and the LFW fold validation.
 
 The default job trains on the aligned CelebA subset plus the LFW people of the folds outside
 `val_folds` and validates on the pairs of `val_folds`; no identity of a validation fold is ever
@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobiface_tf import paths
+from mobiface_tf.data import aligned_tree
 from mobiface_tf.errors import BadInputError, DataNotFoundError
 from mobiface_tf.models.contract import ALIGNED_SIZE
 from mobiface_tf.train import distill
@@ -60,7 +61,8 @@ def uses_default_data(config):
 
 
 def align_default_data(config, log=print):
-    """Run `mobiface-align` for the default job's aligned trees that do not exist yet.
+    """Make sure the default job's aligned trees are complete: run `mobiface-align` for each one
+    that is missing, was interrupted, or is older than its source (it resumes where it stopped).
 
     Raises DataNotFoundError, saying how to get the data, when the raw shared data is absent.
     """
@@ -70,15 +72,19 @@ def align_default_data(config, log=print):
     if config.lfw_train:
         jobs.append((lfw_raw / "images", lfw_aligned_of(config), ["--landmarks", str(lfw_raw / "landmarks_5pt.txt")]))
     for raw, aligned, extra in jobs:
-        if aligned.is_dir():
-            continue  # an interrupted alignment is finished with `make align` (it resumes)
         if not raw.is_dir():
+            state = aligned_tree.read_state(aligned)
+            if aligned.is_dir() and (state is None or state.get("finished")):
+                continue  # the source is not here to check the tree against: take it as it is
             raise DataNotFoundError(
                 "face data not found: set MOBIFACE_DATA (or `make train DATA=...`) to the folder holding "
                 "celeba_subset/ and lfw/, or pass --train_dirs=<aligned tree> --nolfw_train",
                 raw,
             )
-        log(f"aligning {raw} -> {aligned} (once; later runs reuse it)")
+        if aligned_tree.is_finished(aligned, raw):
+            continue
+        doing = "finishing the alignment of" if aligned.is_dir() else "aligning"
+        log(f"{doing} {raw} -> {aligned} (once; later runs reuse it)")
         command = [sys.executable, "-c", "from mobiface_tf.cli.align import run; run()",
                    f"--input_dir={raw}", f"--output_dir={aligned}", *extra]
         status = subprocess.run(command, check=False).returncode
@@ -103,19 +109,28 @@ def validation_identities(lfw_dir, val_folds):
     return names
 
 
+def _list_aligned_tree(root):
+    """`list_identity_tree` of an aligned tree, refused when its alignment was interrupted."""
+    from mobiface_tf.data.sources import list_identity_tree
+
+    aligned_tree.check_not_interrupted(root)
+    return list_identity_tree(root)
+
+
 def gather_training_set(config):
     """Merge the configured aligned trees (and the LFW people outside the validation folds).
 
     Raises DataNotFoundError naming a missing tree, BadInputError if any training identity is a
-    person of the validation folds (the unrestricted protocol forbids it).
+    person of the validation folds (the unrestricted protocol forbids it) or a tree's alignment
+    was interrupted.
     """
-    from mobiface_tf.data.sources import list_identity_tree, read_people
+    from mobiface_tf.data.sources import read_people
 
     # Unlabeled faces alone (no --train_dirs) replace the default labelled tree rather than join it.
     trees = [Path(d) for d in config.train_dirs] or ([] if config.unlabeled_dirs else default_train_dirs())
     all_paths, all_labels, names, sources = [], [], [], []
     for root in trees:
-        tree_paths, tree_labels, tree_names = list_identity_tree(root)
+        tree_paths, tree_labels, tree_names = _list_aligned_tree(root)
         all_paths += tree_paths
         all_labels.append(tree_labels + len(names))
         names += tree_names
@@ -128,7 +143,7 @@ def gather_training_set(config):
             raise DataNotFoundError("LFW people.txt not found (needed by --lfw_train)", people_txt)
         folds = read_people(people_txt)
         people = {name for i, fold in enumerate(folds, 1) if i not in config.val_folds for name, _ in fold}
-        lfw_paths, lfw_labels, lfw_names = list_identity_tree(lfw_aligned_of(config))
+        lfw_paths, lfw_labels, lfw_names = _list_aligned_tree(lfw_aligned_of(config))
         keep_label = np.array([name in people and name not in held_out for name in lfw_names])
         mask = keep_label[lfw_labels]
         kept = np.flatnonzero(keep_label)
