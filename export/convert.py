@@ -56,6 +56,7 @@ def load_face_model(path):
         ModelLoadError: missing, unreadable, or not a face embedding model.
     """
     from mobiface_tf.embedding import run_checkpoint
+    from mobiface_tf.train.config import read_config_json
 
     # Registers every custom layer of the project for deserialization.
     import mobiface_tf.models.registry  # noqa: F401
@@ -66,12 +67,10 @@ def load_face_model(path):
     config = None
     if path.is_dir():
         checkpoint = run_checkpoint(path)
-        config_path = path / "config.json"
-        if config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text())
-            except (OSError, ValueError) as error:
-                raise ModelLoadError(f"unreadable config.json: {error}", config_path) from error
+        try:
+            config = read_config_json(path)
+        except BadInputError as error:
+            raise ModelLoadError(str(error)) from None
     elif path.suffix.lower() == ".keras":
         checkpoint = path
     else:

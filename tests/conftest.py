@@ -30,3 +30,14 @@ def lfw_dir():
 def celeba_dir():
     """The shared CelebA subset (images/<identity>/<file>.jpg)."""
     return _need(paths.data_root() / "celeba_subset", "CelebA subset")
+
+
+@pytest.fixture()
+def tiny_data(tmp_path, monkeypatch):
+    """(tree, lfw): five identities of four synthetic faces and an LFW-like folder (`helpers`), with
+    MOBIFACE_WORK in tmp_path so evaluation caches stay out of the real work/ folder."""
+    from helpers import write_identity_tree, write_lfw
+
+    monkeypatch.setenv("MOBIFACE_WORK", str(tmp_path / "work"))
+    tree = write_identity_tree(tmp_path / "tree", [f"id{i}" for i in range(5)])
+    return tree, write_lfw(tmp_path / "lfw")

@@ -39,6 +39,17 @@ def write_lfw(root, pairs_per_fold=3):
     return root
 
 
+def tiny_train_config(tmp_path, tree, lfw, **overrides):
+    """The smoke preset on `tree` and the LFW-like folder `lfw` (`write_lfw`): 32x32 MobiFace,
+    16-d, validated on fold 10, run folder `tmp_path/run`; `overrides` as strings."""
+    from mobiface_tf.train.config import resolve_config
+
+    values = {"train_dirs": str(tree), "lfw_dir": str(lfw), "lfw_aligned": str(lfw / "images"), "input_size": "32",
+              "embedding_size": "16", "run_dir": str(tmp_path / "run"), "progress": "false"}
+    values.update(overrides)
+    return resolve_config("smoke", values)
+
+
 def train_command(*flags):
     """`mobiface-train` run with this interpreter and the given flags."""
     return [sys.executable, "-m", "mobiface_tf.cli.train", *flags]

@@ -10,40 +10,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import train_command, write_identity_tree, write_lfw
+from helpers import tiny_train_config, train_command
 
 from mobiface_tf.errors import BadInputError, ModelLoadError, TrainingDivergedError
 from mobiface_tf.train import trainer
 from mobiface_tf.train.config import resolve_config
 
 
-@pytest.fixture()
-def data(tmp_path, monkeypatch):
-    # Evaluation caches go under MOBIFACE_WORK: keep them out of the real work/ folder.
-    monkeypatch.setenv("MOBIFACE_WORK", str(tmp_path / "work"))
-    tree = write_identity_tree(tmp_path / "tree", [f"id{i}" for i in range(5)])
-    lfw = write_lfw(tmp_path / "lfw")
-    return tree, lfw
-
-
-def _config(tmp_path, tree, lfw, **overrides):
-    values = {
-        "train_dirs": str(tree),
-        "lfw_dir": str(lfw),
-        "lfw_aligned": str(lfw / "images"),
-        "input_size": "32",
-        "embedding_size": "16",
-        "run_dir": str(tmp_path / "run"),
-        "progress": "false",
-    }
-    values.update(overrides)
-    return resolve_config("smoke", values)
-
-
 @pytest.mark.slow
-def test_train_writes_the_documented_run_folder(tmp_path, data):
-    tree, lfw = data
-    config = _config(tmp_path, tree, lfw, eval_every="3", max_steps="6")
+def test_train_writes_the_documented_run_folder(tmp_path, tiny_data):
+    tree, lfw = tiny_data
+    config = tiny_train_config(tmp_path, tree, lfw, eval_every="3", max_steps="6")
     summary = trainer.train(config, log=lambda line: None)
     run = tmp_path / "run"
     assert summary["step"] == 6 and summary["resumed_from"] == 0
@@ -67,10 +44,10 @@ def test_train_writes_the_documented_run_folder(tmp_path, data):
 
 
 @pytest.mark.slow
-def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data):
-    tree, lfw = data
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
+    tree, lfw = tiny_data
     # Two sane steps (checkpointed at step 2), then a learning rate of 1e28.
-    config = _config(
+    config = tiny_train_config(
         tmp_path, tree, lfw, lfw_train="false", eval_every="0", max_steps="20",
         learning_rate="0.01", lr_boundaries="2", lr_decay="1e30", checkpoint_every="2",
     )
@@ -92,9 +69,9 @@ def _same_weights(a, b):
 
 
 @pytest.mark.slow
-def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
-    tree, lfw = data
-    first = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "first"), max_steps="4")
+def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, tiny_data):
+    tree, lfw = tiny_data
+    first = tiny_train_config(tmp_path, tree, lfw, run_dir=str(tmp_path / "first"), max_steps="4")
     trainer.train(first, log=lambda line: None)
     trained = keras.saving.load_model(tmp_path / "first" / "final.keras").get_weights()
     strategy = tf.distribute.get_strategy()
@@ -107,7 +84,7 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
         assert _same_weights(state.backbone.get_weights(), trained), source
         assert "initialized" in lines[0] and int(state.optimizer.iterations.numpy()) == 0
 
-    wider = _config(tmp_path, tree, lfw, embedding_size="24")
+    wider = tiny_train_config(tmp_path, tree, lfw, embedding_size="24")
     for source in (tmp_path / "first", tmp_path / "first" / "final.keras"):
         with pytest.raises(BadInputError, match="does not fit"):
             trainer.warm_start(trainer.build_train_state(wider, 23, strategy), source, print)
@@ -115,12 +92,12 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
         trainer.warm_start(trainer.build_train_state(first, 23, strategy), tmp_path / "nothing", print)
 
     # A fresh run starts from those weights at step 0; rerun, it resumes its own checkpoints.
-    second = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="2",
+    second = tiny_train_config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="2",
                      init_from=str(tmp_path / "first"))
     lines = []
     assert trainer.train(second, log=lines.append)["resumed_from"] == 0
     assert any(line.startswith("initialized model from") for line in lines)
-    longer = _config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="3")
+    longer = tiny_train_config(tmp_path, tree, lfw, run_dir=str(tmp_path / "second"), max_steps="3")
     lines = []
     assert trainer.train(longer, log=lines.append)["resumed_from"] == 2
     assert not any(line.startswith("initialized") for line in lines)
@@ -137,8 +114,8 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, data):
 
 
 @pytest.mark.slow
-def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains(tmp_path, data):
-    tree, lfw = data
+def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains(tmp_path, tiny_data):
+    tree, lfw = tiny_data
     run = tmp_path / "run"
     # No --train_dirs and no data where MOBIFACE_DATA points: had anything run before the check,
     # the error would be about aligning the missing data, not about the typo.
@@ -150,7 +127,7 @@ def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains
         assert result.returncode == status, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
         assert not run.exists() and not (tmp_path / "work").exists()
-    summary = trainer.train(_config(tmp_path, tree, lfw, model="mobiface", max_steps="2"), log=lambda line: None)
+    summary = trainer.train(tiny_train_config(tmp_path, tree, lfw, model="mobiface", max_steps="2"), log=lambda line: None)
     assert summary["step"] == 2 and json.loads((run / "config.json").read_text())["model"] == "mobiface"
 
 
