@@ -210,11 +210,11 @@ bundle: train-bundle
 
 # The distillation levers at equal budget (relational term, mixed views, strong augmentation, a
 # margin term, 512-d, PReLU), each a resumable run under $(MOBIFACE_WORK)/runs/levers, scored on
-# LFW; prints a Markdown table. LEVERS_ARGS="--levers=baseline,relational --steps=1000".
+# LFW and held-out identification; prints a Markdown table. LEVERS_ARGS="--levers=baseline,relational --steps=1000".
 LEVERS_ARGS ?=
-bench-levers: train-distill
+bench-levers: train-distill align-lfw
 	$(PY) tests/benchmarks/bench_levers.py --teacher=$(REFERENCE_TFLITE) --stage1=$(DISTILL_RUN) \
-		--runs=$(MOBIFACE_WORK)/runs/levers $(LEVERS_ARGS)
+		--runs=$(MOBIFACE_WORK)/runs/levers --lfw_aligned=$(MOBIFACE_WORK)/aligned/lfw $(LEVERS_ARGS)
 
 # Training throughput with the teacher in the input pipeline vs without (prints a Markdown table).
 bench-distill: teacher

@@ -16,7 +16,10 @@ skips finished runs and resumes unfinished ones), then `mobiface-eval` of its fi
 Both budgets run Adam 1e-3, / 10 at 70% and 90% of their steps (the distill preset's shape).
 Columns: LFW fold 10 (threshold from folds 1-9, flip-sum: the bundled model's headline), LFW
 10-fold flip-sum mean (folds 1-9's people are training identities), TAR at FAR 1e-3 over all
-10 folds (flip-sum), training minutes. JSON beside the runs: `<runs>/levers.json`.
+10 folds (flip-sum), rank-1 of `make eval-ident`'s held-out protocol (fold-10 people among
+11,877 LFW distractors), the similarity gap (mean |student cosine - teacher cosine| over all
+pairs of fold-10 faces: the least noisy measure of how far the student is from its teacher),
+training minutes. JSON beside the runs: `<runs>/levers.json`.
 """
 
 import argparse
@@ -75,20 +78,48 @@ def _train_seconds(run):
 
 
 def evaluate(name, model_path, args):
-    """LFW 10-fold of `model_path` (cached aligned crops); returns the report's entry."""
+    """LFW 10-fold and held-out identification (`make eval-ident`'s protocol) of `model_path`,
+    from cached aligned crops; returns the report's entry."""
     out = Path(args.runs) / name / "eval"
     report = out / "report.json"
-    if not report.exists():
-        command = [str(Path(sys.executable).parent / "mobiface-eval"), f"--model={model_path}", f"--out={out}"]
+    if not report.exists() or "identification" not in json.loads(report.read_text())["models"][0]:
+        command = [str(Path(sys.executable).parent / "mobiface-eval"), f"--model={model_path}", f"--out={out}",
+                   f"--ident_dir={args.lfw_aligned}", "--ident_lfw_folds=10", "--ident_sizes=1000"]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(report.read_text())["models"][0]
 
 
-def row(name, start, entry, seconds):
+def teacher_agreement(model_path, args):
+    """Mean cosine between the student's and the teacher's embeddings of every aligned face of
+    the LFW fold-10 people (never trained on): how closely the student reproduces its teacher's
+    geometry, with far less noise than 600 pairs. Embeddings compared through the student run's
+    projection would flatter it; here the two are compared by their pairwise cosines instead:
+    the mean absolute difference of the pairwise-similarity matrices (lower is better)."""
+    import numpy as np
+
+    from mobiface_tf.data.images import load_rgb
+    from mobiface_tf.data.sources import list_identity_tree, read_people
+    from mobiface_tf.embedding import load_embedding_model, l2_normalize
+    from mobiface_tf.paths import data_root
+
+    people = {name for name, _ in read_people(data_root() / "lfw" / "people.txt")[9]}
+    paths, labels, names = list_identity_tree(args.lfw_aligned)
+    faces = np.stack([load_rgb(p) for p, label in zip(paths, labels) if names[label] in people])
+    if not hasattr(teacher_agreement, "teacher"):
+        teacher = load_embedding_model(args.teacher, input_mean=127.5, input_std=128.0)
+        teacher_agreement.teacher = l2_normalize(teacher.embed(faces))
+    t = teacher_agreement.teacher
+    s = l2_normalize(load_embedding_model(model_path).embed(faces))
+    return float(np.mean(np.abs(s @ s.T - t @ t.T)))
+
+
+def row(name, start, entry, seconds, agreement):
     flip = entry["lfw"]["flip_sum"]
     tar = next(t for t in flip["tar_at_far"] if abs(t["far"] - 1e-3) < 1e-12)
+    ident = entry["identification"]
     return {"lever": name, "start": start, "fold10_flip_sum": flip["fold_accuracies"][9],
-            "lfw10_flip_sum": flip["accuracy_mean"], "tar_far_1e-3": tar["tar"], "train_minutes": seconds / 60}
+            "lfw10_flip_sum": flip["accuracy_mean"], "tar_far_1e-3": tar["tar"],
+            "heldout_rank1": ident["rank1"][-1]["rate"], "similarity_gap": agreement, "train_minutes": seconds / 60}
 
 
 def main():
@@ -99,6 +130,7 @@ def main():
     parser.add_argument("--scratch_steps", type=int, default=600, help="from-scratch budget (steps of 64)")
     parser.add_argument("--levers", default=",".join(LEVERS))
     parser.add_argument("--runs", default="work/runs/levers")
+    parser.add_argument("--lfw_aligned", default="work/aligned/lfw", help="aligned LFW tree (make align-lfw)")
     args = parser.parse_args()
     names = [n for n in args.levers.split(",") if n]
     unknown = sorted(set(names) - set(LEVERS))
@@ -109,19 +141,22 @@ def main():
         sys.exit(f"error: {stage1}/final.keras not found: run `make train-distill` first")
 
     rows = [row("stage 1 (the starting point)", "-", evaluate("stage1", stage1 / "final.keras", args),
-                _train_seconds(stage1))]
+                _train_seconds(stage1), teacher_agreement(stage1 / "final.keras", args))]
     for name in names:
         start, flags = LEVERS[name]
         run = train(name, start, flags, args)
-        rows.append(row(name, start, evaluate(name, run / "final.keras", args), _train_seconds(run)))
+        rows.append(row(name, start, evaluate(name, run / "final.keras", args), _train_seconds(run),
+                        teacher_agreement(run / "final.keras", args)))
         (Path(args.runs) / "levers.json").write_text(json.dumps(rows, indent=2) + "\n")
 
     print(f"budgets: {args.steps} steps of 64 from {stage1}; {args.scratch_steps} steps of 64 from scratch")
-    print("| lever | starts from | LFW fold 10 flip-sum | LFW 10-fold flip-sum | TAR @ FAR 1e-3 | train min |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| lever | starts from | LFW fold 10 flip-sum | LFW 10-fold flip-sum | TAR @ FAR 1e-3 | held-out rank-1 "
+          "| similarity gap to teacher | train min |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['lever']} | {r['start']} | {100 * r['fold10_flip_sum']:.2f} | {100 * r['lfw10_flip_sum']:.2f} | "
-              f"{100 * r['tar_far_1e-3']:.2f} | {r['train_minutes']:.0f} |")
+              f"{100 * r['tar_far_1e-3']:.2f} | {100 * r['heldout_rank1']:.2f} | {r['similarity_gap']:.4f} | "
+              f"{r['train_minutes']:.0f} |")
 
 
 if __name__ == "__main__":
