@@ -11,5 +11,6 @@ tasks.withType<JavaCompile>().configureEach {
 }
 
 dependencies {
-    testImplementation("junit:junit:4.13.2")
+    testImplementation(libs.junit)
+    testImplementation(libs.hamcrestCore)
 }

@@ -1,8 +1,22 @@
 // One benchmark's settings, checked once, whether they come from the screen or from intent extras.
 package com.mobiface.core;
 
+import java.util.Map;
+
 /** Model, precision, delegate, threads, warm-up and timed runs of one benchmark. */
 public final class BenchmarkRequest {
+  /**
+   * The intent extras of the headless benchmark:
+   * {@code adb shell am start -n com.mobiface.bench/.BenchmarkActivity --es model mobiface ...}.
+   */
+  public static final String EXTRA_MODEL = "model";
+
+  public static final String EXTRA_PRECISION = "precision";
+  public static final String EXTRA_DELEGATE = "delegate";
+  public static final String EXTRA_THREADS = "threads";
+  public static final String EXTRA_RUNS = "runs";
+  public static final String EXTRA_WARMUP = "warmup";
+
   /** At least 200 timed runs, as the desktop benchmark. */
   public static final int DEFAULT_RUNS = 200;
 
@@ -62,6 +76,47 @@ public final class BenchmarkRequest {
         threads == null ? DEFAULT_THREADS : threads,
         runs == null ? DEFAULT_RUNS : runs,
         warmup == null ? DEFAULT_WARMUP : warmup);
+  }
+
+  /**
+   * Builds a request from intent extras as adb delivers them ({@link #EXTRA_MODEL} and the
+   * others): text from {@code --es}, whole numbers from {@code --ei} or as text; absent extras
+   * take the defaults. Errors name the extra and the value received.
+   */
+  public static BenchmarkRequest fromExtras(Map<String, ?> extras) {
+    return fromExtras(
+        textExtra(extras, EXTRA_MODEL),
+        textExtra(extras, EXTRA_PRECISION),
+        textExtra(extras, EXTRA_DELEGATE),
+        intExtra(extras, EXTRA_THREADS),
+        intExtra(extras, EXTRA_RUNS),
+        intExtra(extras, EXTRA_WARMUP));
+  }
+
+  private static String textExtra(Map<String, ?> extras, String key) {
+    Object value = extras.get(key);
+    return value == null ? null : value.toString();
+  }
+
+  private static Integer intExtra(Map<String, ?> extras, String key) {
+    Object value = extras.get(key);
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof Integer) {
+      return (Integer) value;
+    }
+    if (value instanceof Long || value instanceof Short || value instanceof Byte) {
+      long n = ((Number) value).longValue();
+      if (n == (int) n) {
+        return (int) n;
+      }
+    }
+    try {
+      return Integer.parseInt(value.toString().trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " must be a whole number, got \"" + value + "\"");
+    }
   }
 
   public String model() {

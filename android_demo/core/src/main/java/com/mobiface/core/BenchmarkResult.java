@@ -73,6 +73,15 @@ public final class BenchmarkResult {
         device);
   }
 
+  /**
+   * The result file's name: {@code <model>_<precision>_<delegate>_t<threads>_<stamp>.json}, with
+   * every character outside {@code [A-Za-z0-9_.-]} replaced by {@code _}.
+   */
+  public String fileName(String stamp) {
+    String name = String.format(Locale.ROOT, "%s_%s_%s_t%d_%s.json", model, precision, delegate, threads, stamp);
+    return name.replaceAll("[^A-Za-z0-9_.-]", "_");
+  }
+
   /** The result as one line of JSON, fields in the documented order. */
   public String toJson() {
     Map<String, Object> map = new LinkedHashMap<>();

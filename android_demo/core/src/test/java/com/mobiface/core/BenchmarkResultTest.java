@@ -8,6 +8,7 @@ import static org.junit.Assert.assertTrue;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.Test;
 
@@ -87,6 +88,42 @@ public class BenchmarkResultTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> BenchmarkRequest.fromExtras("m", null, "tpu", null, null, null));
     assertTrue(e.getMessage(), e.getMessage().contains("\"tpu\""));
+  }
+
+  @Test
+  public void requestFromIntentExtrasAsAdbSendsThem() {
+    Map<String, Object> extras = new HashMap<>();
+    extras.put(BenchmarkRequest.EXTRA_MODEL, "mobiface");
+    extras.put(BenchmarkRequest.EXTRA_PRECISION, "int8");
+    extras.put(BenchmarkRequest.EXTRA_DELEGATE, "gpu");
+    extras.put(BenchmarkRequest.EXTRA_THREADS, 4); // --ei threads 4
+    extras.put(BenchmarkRequest.EXTRA_RUNS, " 50 "); // --es runs 50
+    extras.put("unrelated", true);
+    BenchmarkRequest r = BenchmarkRequest.fromExtras(extras);
+    assertEquals("mobiface", r.model());
+    assertEquals("int8", r.precision());
+    assertEquals(Delegate.GPU, r.delegate());
+    assertEquals(4, r.threads());
+    assertEquals(50, r.runs());
+    assertEquals(BenchmarkRequest.DEFAULT_WARMUP, r.warmup());
+    extras.put(BenchmarkRequest.EXTRA_WARMUP, 3L); // --el warmup 3
+    assertEquals(3, BenchmarkRequest.fromExtras(extras).warmup());
+
+    extras.put(BenchmarkRequest.EXTRA_THREADS, "four");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> BenchmarkRequest.fromExtras(extras));
+    assertEquals("threads must be a whole number, got \"four\"", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> BenchmarkRequest.fromExtras(new HashMap<String, Object>()));
+    assertTrue(e.getMessage(), e.getMessage().contains("model is required"));
+  }
+
+  @Test
+  public void fileNameNamesTheRunAndIsSafe() {
+    assertEquals("mobiface_float32_gpu_t4_20250101-120000.json", sample().fileName("20250101-120000"));
+    BenchmarkResult odd = new BenchmarkResult(
+        "run/a b", "int8", "xnnpack", 1, 1, 0, 0, 0, 0, 0, "d");
+    assertEquals("run_a_b_int8_xnnpack_t1_s.json", odd.fileName("s"));
   }
 
   @Test
