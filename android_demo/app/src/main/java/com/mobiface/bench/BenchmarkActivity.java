@@ -20,7 +20,9 @@ import com.mobiface.core.ModelCatalog;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -38,13 +40,6 @@ import java.util.concurrent.Executors;
  * {@link BenchmarkResult#LOG_TAG}.
  */
 public final class BenchmarkActivity extends Activity implements FaceModelHelper.Listener {
-  public static final String EXTRA_MODEL = "model";
-  public static final String EXTRA_PRECISION = "precision";
-  public static final String EXTRA_DELEGATE = "delegate";
-  public static final String EXTRA_THREADS = "threads";
-  public static final String EXTRA_RUNS = "runs";
-  public static final String EXTRA_WARMUP = "warmup";
-
   private final ExecutorService worker = Executors.newSingleThreadExecutor();
   private ModelCatalog catalog;
   private ResultStore store;
@@ -66,7 +61,7 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
     setContentView(R.layout.activity_benchmark);
     bindViews();
     store = new ResultStore(this);
-    headless = getIntent().hasExtra(EXTRA_MODEL);
+    headless = getIntent().hasExtra(BenchmarkRequest.EXTRA_MODEL);
     String problems = "";
     try {
       AssetModels.Loaded loaded = AssetModels.load(getAssets());
@@ -122,7 +117,13 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
     warmupField.setText(String.valueOf(BenchmarkRequest.DEFAULT_WARMUP));
     runsField.setText(String.valueOf(BenchmarkRequest.DEFAULT_RUNS));
     runButton.setEnabled(!catalog.isEmpty());
-    runButton.setOnClickListener(v -> runFromScreen());
+    runButton.setOnClickListener(
+        new View.OnClickListener() {
+          @Override
+          public void onClick(View v) {
+            runFromScreen();
+          }
+        });
   }
 
   private ArrayAdapter<String> adapter(List<String> items) {
@@ -166,14 +167,7 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
     resultView.setText(R.string.running);
     BenchmarkRequest request;
     try {
-      request =
-          BenchmarkRequest.fromExtras(
-              intent.getStringExtra(EXTRA_MODEL),
-              intent.getStringExtra(EXTRA_PRECISION),
-              intent.getStringExtra(EXTRA_DELEGATE),
-              intExtra(intent, EXTRA_THREADS),
-              intExtra(intent, EXTRA_RUNS),
-              intExtra(intent, EXTRA_WARMUP));
+      request = BenchmarkRequest.fromExtras(extrasOf(intent));
     } catch (IllegalArgumentException e) {
       onError("bad intent extras: " + e.getMessage());
       return;
@@ -181,26 +175,22 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
     start(request);
   }
 
-  /** An int extra given as --ei or --es; null when absent so the default applies. */
-  private static Integer intExtra(Intent intent, String key) {
+  /** The intent's extras as a map, whatever their types (--es, --ei, --el). */
+  @SuppressWarnings("deprecation") // Bundle.get(String): the only untyped read, needed here
+  private static Map<String, Object> extrasOf(Intent intent) {
+    Map<String, Object> map = new HashMap<>();
     Bundle extras = intent.getExtras();
-    Object value = extras == null ? null : extras.get(key);
-    if (value == null) {
-      return null;
+    if (extras != null) {
+      for (String key : extras.keySet()) {
+        map.put(key, extras.get(key));
+      }
     }
-    if (value instanceof Integer) {
-      return (Integer) value;
-    }
-    try {
-      return Integer.parseInt(value.toString().trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(key + " must be a whole number, got \"" + value + "\"");
-    }
+    return map;
   }
 
   /** Finds the model, then benchmarks it on the worker thread. */
-  private void start(BenchmarkRequest request) {
-    ModelCatalog.Entry entry;
+  private void start(final BenchmarkRequest request) {
+    final ModelCatalog.Entry entry;
     try {
       entry = catalog.find(request.model(), request.precision());
     } catch (IllegalArgumentException e) {
@@ -208,12 +198,16 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
       return;
     }
     worker.execute(
-        () -> {
-          if (helper != null) {
-            helper.close();
+        new Runnable() {
+          @Override
+          public void run() {
+            if (helper != null) {
+              helper.close();
+            }
+            BenchmarkActivity self = BenchmarkActivity.this;
+            helper = new FaceModelHelper(self, entry, request.delegate(), request.threads(), self);
+            helper.benchmark(request, benchmarkFace(entry));
           }
-          helper = new FaceModelHelper(this, entry, request.delegate(), request.threads(), this);
-          helper.benchmark(request, benchmarkFace(entry));
         });
   }
 
@@ -240,38 +234,40 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
       store.saveError("result not saved: " + e.getMessage());
       saved = "not saved: " + e.getMessage();
     }
-    String text = result.summary() + "\n" + saved;
-    runOnUiThread(
-        () -> {
-          if (headless) {
-            finish();
-            return;
-          }
-          resultView.setText(text);
-          runButton.setEnabled(true);
-        });
+    showOnUiThread(result.summary() + "\n" + saved, true);
   }
 
   @Override
   public void onError(String message) {
     store.saveError(message);
+    showOnUiThread(message, !catalog.isEmpty());
+  }
+
+  /** Shows the text and re-enables the run button; a headless run finishes instead. */
+  private void showOnUiThread(final String text, final boolean canRunAgain) {
     runOnUiThread(
-        () -> {
-          if (headless) {
-            finish();
-            return;
+        new Runnable() {
+          @Override
+          public void run() {
+            if (headless) {
+              finish();
+              return;
+            }
+            resultView.setText(text);
+            runButton.setEnabled(canRunAgain);
           }
-          resultView.setText(message);
-          runButton.setEnabled(!catalog.isEmpty());
         });
   }
 
   @Override
   protected void onDestroy() {
     worker.execute(
-        () -> {
-          if (helper != null) {
-            helper.close();
+        new Runnable() {
+          @Override
+          public void run() {
+            if (helper != null) {
+              helper.close();
+            }
           }
         });
     worker.shutdown();

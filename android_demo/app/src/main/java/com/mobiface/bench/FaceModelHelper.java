@@ -12,9 +12,9 @@ import com.mobiface.core.Delegate;
 import com.mobiface.core.ModelCatalog;
 import com.mobiface.core.ModelMetadata;
 import com.mobiface.core.QuantParams;
-import com.mobiface.core.Similarity;
 import com.mobiface.core.TensorCodec;
 import com.mobiface.core.TensorType;
+import com.mobiface.core.Verification;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -45,23 +45,31 @@ public final class FaceModelHelper implements AutoCloseable {
     default void onVerification(Verification verification) {}
   }
 
-  /** A compared pair: the cosine and, when the metadata has a threshold, the decision. */
-  public static final class Verification {
-    public final double cosine;
-    public final ModelMetadata.Threshold threshold;
+  // Anonymous classes, not lambdas or method references: Debian's dx (the registry build's
+  // dexer) cannot desugar those (see minSdk in gradle/libs.versions.toml).
+  private static final BenchmarkLoop.Clock CLOCK =
+      new BenchmarkLoop.Clock() {
+        @Override
+        public long nanos() {
+          return SystemClock.elapsedRealtimeNanos();
+        }
+      };
 
-    Verification(double cosine, ModelMetadata.Threshold threshold) {
-      this.cosine = cosine;
-      this.threshold = threshold;
-    }
+  private final BenchmarkLoop.Step setUpStep =
+      new BenchmarkLoop.Step() {
+        @Override
+        public void run() throws IOException {
+          setUp();
+        }
+      };
 
-    /** Null when the metadata carries no threshold. */
-    public Boolean samePerson() {
-      return threshold == null ? null : Similarity.isSamePerson(cosine, threshold);
-    }
-  }
-
-  private static final BenchmarkLoop.Clock CLOCK = SystemClock::elapsedRealtimeNanos;
+  private final BenchmarkLoop.Step inferenceStep =
+      new BenchmarkLoop.Step() {
+        @Override
+        public void run() {
+          runOnce();
+        }
+      };
 
   private final Context context;
   private final ModelCatalog.Entry entry;
@@ -108,10 +116,10 @@ public final class FaceModelHelper implements AutoCloseable {
   public void benchmark(BenchmarkRequest request, byte[] face) {
     try {
       close();
-      initMs = BenchmarkLoop.timeMs(CLOCK, this::setUp);
+      initMs = BenchmarkLoop.timeMs(CLOCK, setUpStep);
       fill(face);
       BenchmarkLoop.Timings timings =
-          BenchmarkLoop.measure(CLOCK, this::runOnce, request.warmup(), request.runs());
+          BenchmarkLoop.measure(CLOCK, inferenceStep, request.warmup(), request.runs());
       listener.onBenchmarkResult(
           BenchmarkResult.of(entry.metadata(), request, initMs, timings, deviceDescription()));
     } catch (Exception | LinkageError e) {
@@ -127,8 +135,7 @@ public final class FaceModelHelper implements AutoCloseable {
       }
       float[] a = embed(faceA);
       float[] b = embed(faceB);
-      listener.onVerification(
-          new Verification(Similarity.cosine(a, b), entry.metadata().threshold()));
+      listener.onVerification(Verification.of(a, b, entry.metadata()));
     } catch (Exception | LinkageError e) {
       listener.onError(describe(e));
     }

@@ -40,9 +40,7 @@ public final class ResultStore {
     String json = result.toJson();
     Log.i(BenchmarkResult.LOG_TAG, json);
     String stamp = new SimpleDateFormat("yyyyMMdd-HHmmss", Locale.ROOT).format(new Date());
-    String name = String.format(Locale.ROOT, "%s_%s_%s_t%d_%s.json",
-        result.model(), result.precision(), result.delegate(), result.threads(), stamp);
-    File file = new File(dir, name.replaceAll("[^A-Za-z0-9_.-]", "_"));
+    File file = new File(dir, result.fileName(stamp));
     writeAtomically(file, json + "\n");
     writeAtomically(new File(dir, LATEST), json + "\n");
     return file;

@@ -16,6 +16,7 @@ import android.widget.TextView;
 import com.mobiface.core.Delegate;
 import com.mobiface.core.ModelCatalog;
 import com.mobiface.core.ModelMetadata;
+import com.mobiface.core.Verification;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,7 +73,14 @@ public final class VerifyActivity extends Activity implements FaceModelHelper.Li
     setUpSlot(0, R.id.sample_a, R.id.gallery_a, PICK_A);
     setUpSlot(1, R.id.sample_b, R.id.gallery_b, PICK_B);
     findViewById(R.id.compare).setEnabled(!catalog.isEmpty());
-    findViewById(R.id.compare).setOnClickListener(v -> compare());
+    findViewById(R.id.compare)
+        .setOnClickListener(
+            new View.OnClickListener() {
+              @Override
+              public void onClick(View v) {
+                compare();
+              }
+            });
     String intro = samples.isEmpty()
         ? "No bundled sample crops: pick two aligned crops from the gallery."
         : "Pick a bundled sample or an aligned crop from the gallery for each side.";
@@ -87,7 +95,7 @@ public final class VerifyActivity extends Activity implements FaceModelHelper.Li
     return adapter;
   }
 
-  private void setUpSlot(int slot, int spinnerId, int galleryId, int requestCode) {
+  private void setUpSlot(final int slot, int spinnerId, int galleryId, final int requestCode) {
     Spinner picker = findViewById(spinnerId);
     List<String> names = new ArrayList<>();
     for (String path : samples) {
@@ -114,11 +122,14 @@ public final class VerifyActivity extends Activity implements FaceModelHelper.Li
         });
     findViewById(galleryId)
         .setOnClickListener(
-            v -> {
-              Intent pick = new Intent(Intent.ACTION_GET_CONTENT);
-              pick.setType("image/*");
-              pick.addCategory(Intent.CATEGORY_OPENABLE);
-              startActivityForResult(pick, requestCode);
+            new View.OnClickListener() {
+              @Override
+              public void onClick(View v) {
+                Intent pick = new Intent(Intent.ACTION_GET_CONTENT);
+                pick.setType("image/*");
+                pick.addCategory(Intent.CATEGORY_OPENABLE);
+                startActivityForResult(pick, requestCode);
+              }
             });
   }
 
@@ -156,7 +167,7 @@ public final class VerifyActivity extends Activity implements FaceModelHelper.Li
       resultView.setText("Choose two faces first.");
       return;
     }
-    ModelCatalog.Entry entry = catalog.entries().get(modelPicker.getSelectedItemPosition());
+    final ModelCatalog.Entry entry = catalog.entries().get(modelPicker.getSelectedItemPosition());
     ModelMetadata metadata = entry.metadata();
     StringBuilder note = new StringBuilder();
     for (int i = 0; i < 2; i++) {
@@ -167,52 +178,55 @@ public final class VerifyActivity extends Activity implements FaceModelHelper.Li
             metadata.width(), metadata.height()));
       }
     }
-    byte[] a = FaceImages.toModelRgb(faces[0], metadata);
-    byte[] b = FaceImages.toModelRgb(faces[1], metadata);
+    final byte[] a = FaceImages.toModelRgb(faces[0], metadata);
+    final byte[] b = FaceImages.toModelRgb(faces[1], metadata);
     resultView.setText(note + getString(R.string.running));
     pendingNote = note.toString();
     worker.execute(
-        () -> {
-          if (helper == null || helper.entry() != entry) {
-            if (helper != null) {
-              helper.close();
+        new Runnable() {
+          @Override
+          public void run() {
+            if (helper == null || helper.entry() != entry) {
+              if (helper != null) {
+                helper.close();
+              }
+              VerifyActivity self = VerifyActivity.this;
+              helper = new FaceModelHelper(self, entry, Delegate.CPU, THREADS, self);
             }
-            helper = new FaceModelHelper(this, entry, Delegate.CPU, THREADS, this);
+            helper.verify(a, b);
           }
-          helper.verify(a, b);
         });
   }
 
   @Override
-  public void onVerification(FaceModelHelper.Verification v) {
-    String text = pendingNote + describe(helper.entry(), v);
-    runOnUiThread(() -> resultView.setText(text));
-  }
-
-  private static String describe(ModelCatalog.Entry entry, FaceModelHelper.Verification v) {
-    String similarity = String.format(Locale.ROOT, "%s\ncosine similarity %.4f\n",
-        entry.metadata().label(), v.cosine);
-    if (v.threshold == null) {
-      return similarity + "The metadata has no threshold: no decision.";
-    }
-    return similarity + String.format(Locale.ROOT,
-        "threshold %.4f (FAR %.2g, %s)\n%s",
-        v.threshold.cosine(), v.threshold.far(), v.threshold.source(),
-        v.samePerson() ? "SAME person" : "DIFFERENT people");
+  public void onVerification(Verification v) {
+    showOnUiThread(pendingNote + v.summary(helper.entry().metadata().label()));
   }
 
   @Override
   public void onError(String message) {
-    String text = pendingNote + message;
-    runOnUiThread(() -> resultView.setText(text));
+    showOnUiThread(pendingNote + message);
+  }
+
+  private void showOnUiThread(final String text) {
+    runOnUiThread(
+        new Runnable() {
+          @Override
+          public void run() {
+            resultView.setText(text);
+          }
+        });
   }
 
   @Override
   protected void onDestroy() {
     worker.execute(
-        () -> {
-          if (helper != null) {
-            helper.close();
+        new Runnable() {
+          @Override
+          public void run() {
+            if (helper != null) {
+              helper.close();
+            }
           }
         });
     worker.shutdown();
