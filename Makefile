@@ -28,15 +28,19 @@ demo: install profile train
 profile: install
 	$(BIN)/mobiface-profile
 
-test: install test-java test-python
+# Everything CI runs: the Java core's tests, the APK build, then all Python tests, including
+# those that inspect the APK (tests/test_android_build.py; they fail rather than skip here).
+test: install android-tools test-java apk
+	MOBIFACE_REQUIRE_APK=1 $(BIN)/pytest -q
 
 test-python: install
 	$(BIN)/pytest -q
 
-# Unit tests of the Android app's platform-free core (android_demo/core) with the plain JDK and
-# Debian's junit4; ends with "java: N passed, N failed".
+# Unit tests of the Android app's platform-free core (android_demo/core) with the JDK and JUnit
+# 4.13.2 from Maven Central (cached under $(MOBIFACE_WORK)/android/cache); ends with
+# "java: N passed, N failed".
 test-java:
-	android_demo/tools/test-core.sh
+	PYTHON=$(PYTHON) android_demo/tools/test-core.sh
 
 .PHONY: align align-lfw bench-align
 
@@ -61,12 +65,18 @@ bench-align: install
 bench-pipeline: install
 	$(PY) tests/benchmarks/bench_pipeline.py
 
-.PHONY: apk android-assets android-bench
+.PHONY: apk apk-gradle android-tools android-assets android-bench
 
-# Android benchmark app (android_demo/README.md). `make apk` needs the Android SDK and Google's
-# Maven and says so in one line where they are missing; android-bench needs adb and a phone.
+# Android benchmark app (android_demo/README.md). `make apk` builds the signed debug APK
+# $(APK) from the package registries alone (Maven Central, Debian; versions and checksums in
+# android_demo/gradle/libs.versions.toml; downloads cached under $(MOBIFACE_WORK)/android/cache):
+# the app, LiteRT, the bundled model, the exports of `make export-tflite` and three aligned
+# sample crops. `make apk-gradle` is the Android SDK + Gradle path; android-bench needs adb and a phone.
+APK               := $(MOBIFACE_WORK)/android/mobiface-bench-debug.apk
 ANDROID_EXPORT    ?= $(MOBIFACE_WORK)/export
-ANDROID_SAMPLES   ?= $(MOBIFACE_WORK)/aligned/lfw
+# Sample crops: the aligned LFW tree of `make align` when it exists, else two LFW identities
+# aligned from the landmark file into $(MOBIFACE_WORK)/android/samples (a few seconds).
+ANDROID_SAMPLES   ?= $(if $(wildcard $(MOBIFACE_WORK)/aligned/lfw),$(MOBIFACE_WORK)/aligned/lfw,$(MOBIFACE_WORK)/android/samples)
 ANDROID_MODEL     ?= mobiface
 ANDROID_PRECISION ?=
 ANDROID_DELEGATE  ?= cpu
@@ -74,18 +84,32 @@ ANDROID_THREADS   ?= 1
 ANDROID_RUNS      ?= 200
 ANDROID_WARMUP    ?= 20
 
+# The pinned Debian tools (aapt2, zipalign, apksigner; a JDK and Maven when missing) and dx.
+android-tools:
+	$(PYTHON) android_demo/tools/registry.py tools
+
+$(MOBIFACE_WORK)/android/samples/.done: android_demo/tools/sample-identities.txt | install
+	@if [ -d "$(DATA)/lfw/images" ]; then \
+		$(BIN)/mobiface-align --input_dir=$(DATA)/lfw/images --output_dir=$(MOBIFACE_WORK)/android/samples \
+			--landmarks=$(DATA)/lfw/landmarks_5pt.txt --include=android_demo/tools/sample-identities.txt --workers=1; \
+	else echo "android: no $(DATA)/lfw: the APK gets no sample crops"; mkdir -p $(@D); fi
+	touch $@
+
+apk: $(if $(filter $(MOBIFACE_WORK)/android/samples,$(ANDROID_SAMPLES)),$(MOBIFACE_WORK)/android/samples/.done)
+	EXPORT_DIR=$(ANDROID_EXPORT) SAMPLES_DIR=$(ANDROID_SAMPLES) $(PYTHON) android_demo/tools/registry.py build
+
 android-assets:
 	EXPORT_DIR=$(ANDROID_EXPORT) SAMPLES_DIR=$(ANDROID_SAMPLES) android_demo/tools/sync-assets.sh
 
-apk:
+apk-gradle:
 	@android_demo/tools/build-apk.sh check
 	$(MAKE) --no-print-directory android-assets
 	android_demo/tools/build-apk.sh build
 
 android-bench:
 	MODEL=$(ANDROID_MODEL) PRECISION=$(ANDROID_PRECISION) DELEGATE=$(ANDROID_DELEGATE) \
-	THREADS=$(ANDROID_THREADS) RUNS=$(ANDROID_RUNS) WARMUP=$(ANDROID_WARMUP) \
-	OUT_DIR=$(MOBIFACE_WORK)/android android_demo/tools/android-bench.sh
+	THREADS=$(ANDROID_THREADS) RUNS=$(ANDROID_RUNS) WARMUP=$(ANDROID_WARMUP) APK=$(APK) \
+	OUT_DIR=$(MOBIFACE_WORK)/android/bench android_demo/tools/android-bench.sh
 
 .PHONY: export-tflite bench
 

@@ -1,4 +1,4 @@
-// Plugin versions for every module; each module applies what it needs.
+// Plugin versions for every module come from gradle/libs.versions.toml; each module applies what it needs.
 plugins {
-    id("com.android.application") version "8.13.2" apply false
+    alias(libs.plugins.android.application) apply false
 }

@@ -10,8 +10,8 @@ pluginManagement {
 dependencyResolutionManagement {
     repositoriesMode.set(RepositoriesMode.FAIL_ON_PROJECT_REPOS)
     repositories {
-        google()       // the Android Gradle Plugin and LiteRT (com.google.ai.edge.litert)
-        mavenCentral() // JUnit for the core's tests
+        mavenCentral() // LiteRT (org.tensorflow:tensorflow-lite*) and JUnit, as `make apk` uses them
+        google()       // the Android Gradle Plugin's own dependencies
     }
 }
 

@@ -1,18 +1,19 @@
 // The benchmark app: screens, the LiteRT helper, and the models copied in by `make android-assets`.
+// Versions and SDK levels come from gradle/libs.versions.toml, which `make apk` reads too.
 plugins {
-    id("com.android.application")
+    alias(libs.plugins.android.application)
 }
 
 android {
     namespace = "com.mobiface.bench"
-    compileSdk = 36
+    compileSdk = libs.versions.compileSdk.get().toInt()
 
     defaultConfig {
         applicationId = "com.mobiface.bench"
-        minSdk = 24
-        targetSdk = 36
-        versionCode = 1
-        versionName = "0.1.0"
+        minSdk = libs.versions.minSdk.get().toInt()
+        targetSdk = libs.versions.targetSdk.get().toInt()
+        versionCode = libs.versions.versionCode.get().toInt()
+        versionName = libs.versions.versionName.get()
     }
 
     buildTypes {
@@ -22,8 +23,9 @@ android {
     }
 
     compileOptions {
-        sourceCompatibility = JavaVersion.VERSION_11
-        targetCompatibility = JavaVersion.VERSION_11
+        // Java 8, as `make apk` compiles it (javac --release 8 for Debian's dx).
+        sourceCompatibility = JavaVersion.VERSION_1_8
+        targetCompatibility = JavaVersion.VERSION_1_8
     }
 
     androidResources {
@@ -35,7 +37,7 @@ android {
 dependencies {
     implementation(project(":core"))
     // LiteRT's Interpreter API (org.tensorflow.lite.*) with XNNPACK and NNAPI, and its GPU delegate.
-    implementation("com.google.ai.edge.litert:litert:1.4.2")
-    implementation("com.google.ai.edge.litert:litert-gpu:1.4.2")
-    implementation("com.google.ai.edge.litert:litert-gpu-api:1.4.2")
+    implementation(libs.tfliteRuntime)
+    implementation(libs.tfliteGpu)
+    implementation(libs.tfliteGpuApi)
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make android-bench`: runs the headless benchmark on the connected phone and pulls its JSON.
 #   MODEL PRECISION DELEGATE THREADS RUNS WARMUP  the benchmark (PRECISION empty: float32 if bundled)
-#   OUT_DIR   where the JSON goes (default work/android); TIMEOUT seconds to wait (default 600)
+#   OUT_DIR   where the JSON goes (default work/android/bench); TIMEOUT seconds to wait (default 600)
+#   APK       the APK to suggest installing when the app is missing (default: make apk's)
 set -euo pipefail
 pkg="com.mobiface.bench"
 model="${MODEL:-mobiface}"
@@ -10,7 +11,8 @@ delegate="${DELEGATE:-cpu}"
 threads="${THREADS:-1}"
 runs="${RUNS:-200}"
 warmup="${WARMUP:-20}"
-out_dir="${OUT_DIR:-${MOBIFACE_WORK:-work}/android}"
+out_dir="${OUT_DIR:-${MOBIFACE_WORK:-work}/android/bench}"
+apk="${APK:-${MOBIFACE_WORK:-work}/android/mobiface-bench-debug.apk}"
 timeout="${TIMEOUT:-600}"
 
 if ! command -v adb >/dev/null 2>&1; then
@@ -22,7 +24,7 @@ if [ "$(adb get-state 2>/dev/null || true)" != "device" ]; then
   exit 1
 fi
 if ! adb shell pm path "$pkg" 2>/dev/null | grep -q '^package:'; then
-  echo "android-bench: $pkg is not installed: make apk && adb install -r android_demo/app/build/outputs/apk/debug/app-debug.apk" >&2
+  echo "android-bench: $pkg is not installed: make apk && adb install -r $apk" >&2
   exit 1
 fi
 

@@ -1,45 +1,55 @@
 #!/usr/bin/env bash
-# Copies the exported models and their metadata JSON (and a few aligned sample crops) into the
-# app's assets (`make android-assets`). Assets copied here are generated files, git-ignored.
-#   EXPORT_DIR   where `make export-tflite` wrote *.tflite + metadata (default: work/export)
+# Gathers the app's assets: the bundled model, the exported models with their metadata JSON, and a
+# few aligned sample crops. `make android-assets` writes them into app/src/main/assets/ for Gradle
+# (git-ignored copies); `make apk` into its build folder. Both builds get the same assets.
+#   ASSETS_DIR   where they go (default: android_demo/app/src/main/assets)
+#   BUNDLED_DIR  the bundled model mobiface.tflite + mobiface.tflite.json (default: mobiface_tf/assets)
+#   EXPORT_DIR   where `make export-tflite` wrote *.tflite + metadata (default: work/export; optional)
 #   SAMPLES_DIR  an aligned tree <identity>/<file>.jpg to take verification samples from
 #                (default: work/aligned/lfw; optional)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+assets="${ASSETS_DIR:-$root/android_demo/app/src/main/assets}"
+bundled_dir="${BUNDLED_DIR:-$root/mobiface_tf/assets}"
 export_dir="${EXPORT_DIR:-${MOBIFACE_WORK:-$root/work}/export}"
 samples_dir="${SAMPLES_DIR:-${MOBIFACE_WORK:-$root/work}/aligned/lfw}"
-assets="$root/android_demo/app/src/main/assets"
 
-if [ ! -d "$export_dir" ]; then
-  echo "android-assets: $export_dir does not exist: run \`make export-tflite\` first (or set EXPORT_DIR)" >&2
+if [ ! -f "$bundled_dir/mobiface.tflite" ] || [ ! -f "$bundled_dir/mobiface.tflite.json" ]; then
+  echo "android-assets: no bundled model $bundled_dir/mobiface.tflite (+ .json): run \`make bundle\` or restore it from git" >&2
   exit 1
 fi
 mkdir -p "$assets"
 # Only generated files live at the top of assets/: start clean so a removed export disappears.
 find "$assets" -maxdepth 1 -type f \( -name '*.tflite' -o -name '*.json' \) -delete
 
-copied=0
-while IFS= read -r -d '' model; do
-  rel="${model#"$export_dir"/}"
-  if [ -f "${model%.tflite}.json" ]; then
-    meta="${model%.tflite}.json"
-  elif [ -f "$model.json" ]; then
-    meta="$model.json"
-  else
-    echo "android-assets: skipping $model: no metadata ${model%.tflite}.json or $model.json beside it" >&2
-    continue
-  fi
-  # Subfolders of the export become part of the asset name, so same-named files cannot collide.
-  name="$(echo "${rel%.tflite}" | tr '/' '_')"
-  cp "$model" "$assets/$name.tflite"
-  cp "$meta" "$assets/$name.json"
-  echo "android-assets: $name.tflite + $name.json ($(du -k "$model" | cut -f1) KiB)"
-  copied=$((copied + 1))
-done < <(find "$export_dir" -name '*.tflite' -type f -print0 | sort -z)
+# The bundled model as mobiface.tflite + mobiface.json. Exports sort before it (their names start
+# with the run folder), so for the same model and precision the app prefers a fresh export; the
+# bundled one stays reachable by its file name (--es model mobiface.tflite).
+cp "$bundled_dir/mobiface.tflite" "$assets/mobiface.tflite"
+cp "$bundled_dir/mobiface.tflite.json" "$assets/mobiface.json"
+echo "android-assets: mobiface.tflite + mobiface.json (bundled, $(du -k "$bundled_dir/mobiface.tflite" | cut -f1) KiB)"
+copied=1
 
-if [ "$copied" -eq 0 ]; then
-  echo "android-assets: no .tflite with metadata under $export_dir: run \`make export-tflite\` first" >&2
-  exit 1
+if [ -d "$export_dir" ]; then
+  while IFS= read -r -d '' model; do
+    rel="${model#"$export_dir"/}"
+    if [ -f "${model%.tflite}.json" ]; then
+      meta="${model%.tflite}.json"
+    elif [ -f "$model.json" ]; then
+      meta="$model.json"
+    else
+      echo "android-assets: skipping $model: no metadata ${model%.tflite}.json or $model.json beside it" >&2
+      continue
+    fi
+    # Subfolders of the export become part of the asset name, so same-named files cannot collide.
+    name="$(echo "${rel%.tflite}" | tr '/' '_')"
+    cp "$model" "$assets/$name.tflite"
+    cp "$meta" "$assets/$name.json"
+    echo "android-assets: $name.tflite + $name.json ($(du -k "$model" | cut -f1) KiB)"
+    copied=$((copied + 1))
+  done < <(find "$export_dir" -name '*.tflite' -type f -print0 | sort -z)
+else
+  echo "android-assets: no exports under $export_dir (\`make export-tflite\` adds them): the bundled model only"
 fi
 
 # Verification samples: two crops of one person and one of another, when an aligned tree exists.

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Compiles android_demo/core and its JUnit 4 tests with the plain JDK and runs them (`make test-java`).
-# Needs javac and Debian's junit4 (which brings hamcrest); prints JUnit's summary, then one closing
-# line "java: N passed, N failed", and exits non-zero on any failure.
+# Needs javac and Maven: JUnit and hamcrest come from Maven Central at the versions of
+# gradle/libs.versions.toml (tools/registry.py fetch, cached under work/). Prints JUnit's summary,
+# then one closing line "java: N passed, N failed", and exits non-zero on any failure.
 set -euo pipefail
-core="$(cd "$(dirname "$0")/../core" && pwd)"
+tools="$(cd "$(dirname "$0")" && pwd)"
+core="$(cd "$tools/../core" && pwd)"
 build="$core/build/make"
-junit_jar="${JUNIT_JAR:-/usr/share/java/junit4.jar}"
-hamcrest_jar="${HAMCREST_JAR:-/usr/share/java/hamcrest-core.jar}"
 
 if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
-  echo "test-java: javac/java not found: install a JDK 11+ (apt-get install -y default-jdk-headless)" >&2
+  echo "test-java: javac/java not found: install a JDK 17 (make android-tools, or apt-get install -y default-jdk-headless)" >&2
   exit 1
 fi
-if [ ! -f "$junit_jar" ] || [ ! -f "$hamcrest_jar" ]; then
-  echo "test-java: JUnit 4 not found at $junit_jar / $hamcrest_jar: apt-get install -y junit4" >&2
-  exit 1
+if [ -n "${JUNIT_JAR:-}" ] && [ -n "${HAMCREST_JAR:-}" ]; then
+  junit_jar="$JUNIT_JAR"
+  hamcrest_jar="$HAMCREST_JAR"
+else
+  jars="$("${PYTHON:-python3}" "$tools/registry.py" fetch junit hamcrestCore)" || exit 1
+  junit_jar="$(echo "$jars" | sed -n 1p)"
+  hamcrest_jar="$(echo "$jars" | sed -n 2p)"
 fi
 
 rm -rf "$build"
@@ -23,6 +27,15 @@ cp="$junit_jar:$hamcrest_jar"
 # --release 8: the core may only use APIs every supported Android version has (newer JDKs warn
 # that 8 is obsolete: -Xlint:-options keeps that warning from failing -Werror).
 find "$core/src/main/java" -name '*.java' -print0 | xargs -0 javac --release 8 -Xlint:all -Xlint:-options -Werror -d "$build/classes"
+# Debian's dx, the registry build's dexer, cannot desugar lambdas or method references (see
+# gradle/libs.versions.toml, minSdk): catch them here, before the APK build does.
+indy=$(find "$build/classes" -name '*.class' -print0 | xargs -0 javap -c -p 2>/dev/null \
+  | awk '/^[a-z].* class |^[a-z].* interface |^class |^interface /{cls=$0} /invokedynamic/{print cls}' | sort -u)
+if [ -n "$indy" ]; then
+  echo "test-java: lambdas or method references in the core (dx cannot dex them; use an anonymous class):" >&2
+  echo "$indy" >&2
+  exit 1
+fi
 find "$core/src/test/java" -name '*.java' -print0 \
   | xargs -0 javac --release 8 -Xlint:all -Xlint:-options -Werror -cp "$build/classes:$cp" -d "$build/test-classes"
 
