@@ -30,7 +30,7 @@ profile: install
 
 # Everything CI runs: the Java core's tests, the APK build, then all Python tests, including
 # those that inspect the APK (tests/test_android_build.py; they fail rather than skip here).
-test: install android-tools test-java apk
+test: install android-tools test-java apk test-app
 	MOBIFACE_REQUIRE_APK=1 $(BIN)/pytest -q
 
 test-python: install
@@ -65,7 +65,7 @@ bench-align: install
 bench-pipeline: install
 	$(PY) tests/benchmarks/bench_pipeline.py
 
-.PHONY: apk apk-gradle android-tools android-assets android-bench
+.PHONY: apk apk-gradle test-app android-tools android-assets android-bench
 
 # Android benchmark app (android_demo/README.md). `make apk` builds the signed debug APK
 # $(APK) from the package registries alone (Maven Central, Debian; versions and checksums in
@@ -97,6 +97,11 @@ $(MOBIFACE_WORK)/android/samples/.done: android_demo/tools/sample-identities.txt
 
 apk: $(if $(filter $(MOBIFACE_WORK)/android/samples,$(ANDROID_SAMPLES)),$(MOBIFACE_WORK)/android/samples/.done)
 	EXPORT_DIR=$(ANDROID_EXPORT) SAMPLES_DIR=$(ANDROID_SAMPLES) $(PYTHON) android_demo/tools/registry.py build
+
+# JVM tests of the activities (android_demo/app/src/test) with Robolectric 4.16 from Maven Central,
+# offline, on the APK's own resources and assets (~1 min); ends with "app: N passed, N failed".
+test-app: apk
+	$(PYTHON) android_demo/tools/registry.py test-app
 
 android-assets:
 	EXPORT_DIR=$(ANDROID_EXPORT) SAMPLES_DIR=$(ANDROID_SAMPLES) android_demo/tools/sync-assets.sh

@@ -79,13 +79,15 @@ def test_gradle_files_pin_nothing_themselves(catalog):
 
 
 def test_the_registry_build_ships_the_libraries_the_gradle_app_depends_on(catalog):
-    gradle_app = set(re.findall(r"implementation\(libs\.(\w+)\)", _kts("app/build.gradle.kts")))
+    gradle_app = set(re.findall(r"(?<!test)implementation\(libs\.(\w+)\)", _kts("app/build.gradle.kts")))
     # tensorflow-lite-api comes to Gradle through tensorflow-lite's POM; the registry build, which
     # takes no transitive dependencies, names it.
     assert set(registry.RUNTIME_LIBRARIES) == gradle_app | {"tfliteApi"}
     gradle_tests = set(re.findall(r"testImplementation\(libs\.(\w+)\)", _kts("core/build.gradle.kts")))
     fetched = re.search(r"registry\.py\" fetch ([\w ]+)\)", (ANDROID / "tools" / "test-core.sh").read_text())
     assert fetched and set(fetched.group(1).split()) == gradle_tests
+    gradle_app_tests = set(re.findall(r"testImplementation\(libs\.(\w+)\)", _kts("app/build.gradle.kts")))
+    assert gradle_app_tests == set(registry.APP_TEST_LIBRARIES) | {registry.APP_TEST_FRAMEWORK}
     versions = {catalog["libraries"][a]["version"]["ref"] for a in registry.RUNTIME_LIBRARIES}
     assert versions == {"litert"}, "every LiteRT piece of one release"
 
@@ -94,6 +96,8 @@ def test_every_library_is_pinned_by_checksum(catalog):
     for alias in catalog["libraries"]:
         assert catalog["metadata"]["packaging"][alias] in ("aar", "jar")
         assert re.fullmatch(r"[0-9a-f]{64}", catalog["metadata"]["sha256"][alias]), alias
+    closure = catalog["metadata"]["closure-sha256"][registry.APP_TEST_FRAMEWORK]
+    assert re.fullmatch(r"[0-9a-f]{64}", closure), "Robolectric's dependencies are pinned as one set"
     dx = catalog["metadata"]["dalvik-exchange"]
     assert re.fullmatch(r"[0-9a-f]{64}", dx["sha256"]) and dx["version"]
     assert set(catalog["metadata"]["debian"]) == {"aapt", "zipalign", "apksigner"}

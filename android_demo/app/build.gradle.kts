@@ -28,6 +28,11 @@ android {
         targetCompatibility = JavaVersion.VERSION_1_8
     }
 
+    testOptions {
+        // The activities' JVM tests (src/test, Robolectric) read the app's resources and assets.
+        unitTests.isIncludeAndroidResources = true
+    }
+
     androidResources {
         // Models are memory-mapped straight from the APK, which needs them stored uncompressed.
         noCompress += "tflite"
@@ -40,4 +45,7 @@ dependencies {
     implementation(libs.tfliteRuntime)
     implementation(libs.tfliteGpu)
     implementation(libs.tfliteGpuApi)
+    testImplementation(libs.robolectric)
+    testImplementation(libs.junit)
+    testImplementation(libs.hamcrestCore)
 }

@@ -24,6 +24,7 @@ import java.nio.channels.FileChannel;
 import java.util.Arrays;
 import org.tensorflow.lite.DataType;
 import org.tensorflow.lite.Interpreter;
+import org.tensorflow.lite.InterpreterApi;
 import org.tensorflow.lite.Tensor;
 import org.tensorflow.lite.gpu.CompatibilityList;
 import org.tensorflow.lite.gpu.GpuDelegate;
@@ -44,6 +45,26 @@ public final class FaceModelHelper implements AutoCloseable {
 
     default void onVerification(Verification verification) {}
   }
+
+  /** Makes the interpreter of a loaded model. */
+  interface InterpreterFactory {
+    InterpreterApi create(ByteBuffer model, Interpreter.Options options);
+  }
+
+  /** LiteRT's interpreter: what the app always uses. */
+  static final InterpreterFactory LITERT =
+      new InterpreterFactory() {
+        @Override
+        public InterpreterApi create(ByteBuffer model, Interpreter.Options options) {
+          return new Interpreter(model, options);
+        }
+      };
+
+  /**
+   * Replaced only by the JVM tests of the activities (app/src/test), which cannot load LiteRT's
+   * native library; everything around the interpreter stays real there.
+   */
+  static volatile InterpreterFactory interpreterFactory = LITERT;
 
   // Anonymous classes, not lambdas or method references: Debian's dx (the registry build's
   // dexer) cannot desugar those (see minSdk in gradle/libs.versions.toml).
@@ -77,7 +98,7 @@ public final class FaceModelHelper implements AutoCloseable {
   private final int threads;
   private final Listener listener;
 
-  private Interpreter interpreter;
+  private InterpreterApi interpreter;
   private GpuDelegate gpuDelegate;
   private NnApiDelegate nnApiDelegate;
   private ByteBuffer input;
@@ -183,7 +204,7 @@ public final class FaceModelHelper implements AutoCloseable {
         options.addDelegate(nnApiDelegate);
         break;
     }
-    interpreter = new Interpreter(loadModel(entry.modelFile()), options);
+    interpreter = interpreterFactory.create(loadModel(entry.modelFile()), options);
 
     Tensor in = interpreter.getInputTensor(0);
     int[] shape = in.shape();

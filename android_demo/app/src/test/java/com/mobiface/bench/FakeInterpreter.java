@@ -1,0 +1,163 @@
+// A stand-in for LiteRT's interpreter with the bundled model's tensors, for JVM tests.
+package com.mobiface.bench;
+
+import java.nio.ByteBuffer;
+import java.util.Map;
+import org.tensorflow.lite.DataType;
+import org.tensorflow.lite.InterpreterApi;
+import org.tensorflow.lite.Tensor;
+
+/**
+ * Has the bundled int8 MobiFace's signature (uint8 [1, 112, 112, 3] in, scale 1 and zero point 0;
+ * float32 [1, 192] out) and counts runs; each run checks the input's size and writes a fixed
+ * embedding.
+ */
+final class FakeInterpreter implements InterpreterApi {
+  final int modelBytes;
+  final int threads;
+  int runs;
+  private final FakeTensor input =
+      new FakeTensor(DataType.UINT8, new int[] {1, 112, 112, 3}, new Tensor.QuantizationParams(1f, 0));
+  private final FakeTensor output =
+      new FakeTensor(DataType.FLOAT32, new int[] {1, 192}, new Tensor.QuantizationParams(0f, 0));
+
+  FakeInterpreter(ByteBuffer model, int threads) {
+    this.modelBytes = model.capacity();
+    this.threads = threads;
+  }
+
+  @Override
+  public void run(Object in, Object out) {
+    ByteBuffer inBuffer = (ByteBuffer) in;
+    ByteBuffer outBuffer = (ByteBuffer) out;
+    if (inBuffer.remaining() != input.numBytes()) {
+      throw new IllegalArgumentException("input of " + inBuffer.remaining() + " bytes, want " + input.numBytes());
+    }
+    for (int i = 0; i < 192; i++) {
+      outBuffer.putFloat(i % 2 == 0 ? 0.5f : -0.25f);
+    }
+    runs++;
+  }
+
+  @Override
+  public void runForMultipleInputsOutputs(Object[] inputs, Map<Integer, Object> outputs) {
+    throw new UnsupportedOperationException();
+  }
+
+  @Override
+  public void allocateTensors() {}
+
+  @Override
+  public void resizeInput(int idx, int[] dims) {
+    throw new UnsupportedOperationException("the bundled model has a static batch of 1");
+  }
+
+  @Override
+  public void resizeInput(int idx, int[] dims, boolean strict) {
+    resizeInput(idx, dims);
+  }
+
+  @Override
+  public int getInputTensorCount() {
+    return 1;
+  }
+
+  @Override
+  public int getInputIndex(String opName) {
+    return 0;
+  }
+
+  @Override
+  public Tensor getInputTensor(int inputIndex) {
+    return input;
+  }
+
+  @Override
+  public int getOutputTensorCount() {
+    return 1;
+  }
+
+  @Override
+  public int getOutputIndex(String opName) {
+    return 0;
+  }
+
+  @Override
+  public Tensor getOutputTensor(int outputIndex) {
+    return output;
+  }
+
+  @Override
+  public Long getLastNativeInferenceDurationNanoseconds() {
+    return null;
+  }
+
+  @Override
+  public void close() {}
+
+  private static final class FakeTensor implements Tensor {
+    private final DataType type;
+    private final int[] shape;
+    private final QuantizationParams quantization;
+
+    FakeTensor(DataType type, int[] shape, QuantizationParams quantization) {
+      this.type = type;
+      this.shape = shape;
+      this.quantization = quantization;
+    }
+
+    @Override
+    public DataType dataType() {
+      return type;
+    }
+
+    @Override
+    public int numDimensions() {
+      return shape.length;
+    }
+
+    @Override
+    public int numBytes() {
+      return numElements() * type.byteSize();
+    }
+
+    @Override
+    public int numElements() {
+      int n = 1;
+      for (int d : shape) {
+        n *= d;
+      }
+      return n;
+    }
+
+    @Override
+    public int[] shape() {
+      return shape.clone();
+    }
+
+    @Override
+    public int[] shapeSignature() {
+      return shape.clone();
+    }
+
+    @Override
+    public int index() {
+      return 0;
+    }
+
+    @Override
+    public String name() {
+      return type == DataType.UINT8 ? "input" : "embedding";
+    }
+
+    @Override
+    public QuantizationParams quantizationParams() {
+      return quantization;
+    }
+
+    @Override
+    public ByteBuffer asReadOnlyBuffer() {
+      throw new UnsupportedOperationException();
+    }
+  }
+}
