@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make apk`: `check` tells in one line what is missing to build the APK; `build` runs Gradle.
-# The build needs the Android SDK and network access to Google's Maven and Maven Central.
+# `make apk-gradle`: `check` tells in one line what is missing to build the APK with Gradle;
+# `build` runs Gradle. It needs the Android SDK and Google's Maven (for the Android Gradle Plugin)
+# besides Maven Central. `make apk` builds the same app from the package registries alone.
 set -euo pipefail
 app="$(cd "$(dirname "$0")/.." && pwd)"
 min_gradle="8.13"  # the Android Gradle Plugin 8.13 needs Gradle 8.13 or later
@@ -33,20 +34,20 @@ gradle_cmd() {
 case "${1:-}" in
   check)
     if ! sdk_dir >/dev/null; then
-      echo "apk: no Android SDK found: set ANDROID_HOME (or sdk.dir in android_demo/local.properties) on a machine with the SDK and Google's Maven; this one has neither" >&2
+      echo "apk-gradle: no Android SDK found: set ANDROID_HOME (or sdk.dir in android_demo/local.properties), or build without it: make apk" >&2
       exit 1
     fi
     if ! gradle_cmd >/dev/null; then
-      echo "apk: no Gradle wrapper jar and no gradle >= $min_gradle on PATH: run \`gradle wrapper\` in android_demo/ or open it in Android Studio" >&2
+      echo "apk-gradle: no Gradle wrapper jar and no gradle >= $min_gradle on PATH: run \`gradle wrapper\` in android_demo/ or open it in Android Studio" >&2
       exit 1
     fi
-    echo "apk: Android SDK at $(sdk_dir), Gradle: $(gradle_cmd)"
+    echo "apk-gradle: Android SDK at $(sdk_dir), Gradle: $(gradle_cmd)"
     ;;
   build)
     cmd="$(gradle_cmd)"
     cd "$app"
     $cmd assembleDebug
-    echo "apk: $app/app/build/outputs/apk/debug/app-debug.apk (install: adb install -r <that file>)"
+    echo "apk-gradle: $app/app/build/outputs/apk/debug/app-debug.apk (install: adb install -r <that file>)"
     ;;
   *)
     echo "usage: $0 check|build" >&2

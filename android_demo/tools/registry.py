@@ -298,7 +298,7 @@ def fetch_dx(catalog: Catalog) -> Path:
     sources = apt / "sources.list"
     sources.write_text(
         "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-        f"http://deb.debian.org/debian {spec['suite']} main\n")
+        f"{spec['mirror']} {spec['suite']} main\n")
     options = ["-qq", "-o", f"Dir::Etc::SourceList={sources}", "-o", "Dir::Etc::SourceParts=/dev/null",
                "-o", f"Dir::State::Lists={apt / 'lists'}", "-o", f"Dir::Cache={apt}",
                "-o", "Dir::State::Status=/dev/null", "-o", "Debug::NoLocking=1",

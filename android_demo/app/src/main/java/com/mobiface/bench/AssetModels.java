@@ -1,4 +1,4 @@
-// Finds the models and sample crops that `make android-assets` put into the APK's assets.
+// Finds the models and sample crops that tools/sync-assets.sh put into the APK's assets.
 package com.mobiface.bench;
 
 import android.content.res.AssetManager;

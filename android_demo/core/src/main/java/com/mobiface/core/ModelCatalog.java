@@ -116,7 +116,7 @@ public final class ModelCatalog {
   /** "model / precision (file)" for every entry, for messages. */
   public String describe() {
     if (entries.isEmpty()) {
-      return "none (run `make android-assets` before building)";
+      return "none (make apk bundles the project's model; make android-assets for Gradle)";
     }
     StringBuilder out = new StringBuilder();
     for (Entry e : entries) {

@@ -60,6 +60,6 @@ public class ModelCatalogTest {
     assertTrue(e.getMessage(), e.getMessage().contains("no precision \"float16\""));
     ModelCatalog empty = new ModelCatalog(Collections.<ModelCatalog.Entry>emptyList());
     e = assertThrows(IllegalArgumentException.class, () -> empty.find("mobiface", null));
-    assertTrue(e.getMessage(), e.getMessage().contains("make android-assets"));
+    assertTrue(e.getMessage(), e.getMessage().contains("make apk"));
   }
 }
