@@ -75,6 +75,11 @@ def test_landmark_mode_aligns_reports_and_resumes(raw_tree, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "aligned 1, skipped-existing 3, failed 3" in again.stdout
     assert (out / "bob" / "b1.jpg").exists()
+    # A rerun that only retries the unusable photos (all failing again) still succeeds: the tree
+    # is finished, and the trainer, which reruns alignment to finish trees, must not stop there.
+    third = _run_align(f"--input_dir={root}", f"--output_dir={out}", f"--landmarks={landmarks}", "--workers=1")
+    assert third.returncode == 0, third.stderr
+    assert "aligned 0, skipped-existing 4, failed 3" in third.stdout
 
 
 def test_include_list_restricts_identities(raw_tree, tmp_path):

@@ -10,8 +10,9 @@ stops the run. `<output_dir>/align_state.json` says whether the tree is finished
 so the trainer never takes an interrupted tree for a complete one. Work is spread over
 `--workers` processes, each with one TensorFlow thread and its own detector.
 
-Exit status: 0 when at least one face was aligned (or there was nothing left to do), 1 when
-every processed file failed, and the `MobiFaceError` codes for unusable arguments.
+Exit status: 0 when the output tree holds at least one aligned face (or there was nothing to
+do), 1 when every photo failed and the tree is empty, and the `MobiFaceError` codes for unusable
+arguments.
 """
 
 import csv
@@ -117,7 +118,9 @@ def main(argv):
         f"in {seconds:.1f} s ({processed / max(seconds, 1e-9):.1f} images/s); "
         f"failures listed in {report_path}"
     )
-    if aligned == 0 and failures:
+    # Failing is about the tree, not this run: a rerun that retries only the photos without a
+    # face (all failing again) over an otherwise finished tree succeeded.
+    if aligned + skipped == 0 and failures:
         return 1
     return 0
 
