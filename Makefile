@@ -218,9 +218,10 @@ train-distill: teacher
 
 # Stage 2: a fresh run of the same preset that starts from stage 1's newest checkpoint
 # (--init_from: backbone and projection) and trains 7,000 more steps at 1e-3, / 10 at 4,700
-# and 6,300 (a warm restart). Rerunning resumes it.
+# and 6,300 (a warm restart), with half of every batch two-face mixtures the teacher also
+# embeds (--mix_fraction=0.5: see make bench-levers). Rerunning resumes it.
 BUNDLE_RUN  ?= $(MOBIFACE_WORK)/runs/distill2
-BUNDLE_ARGS ?= --max_steps=7000 --lr_boundaries=4700,6300
+BUNDLE_ARGS ?= --max_steps=7000 --lr_boundaries=4700,6300 --mix_fraction=0.5 --eval_every=500
 train-bundle: train-distill
 	$(BIN)/mobiface-train --preset=distill $(TEACHER_ARGS) --init_from=$(DISTILL_RUN) --run_dir=$(BUNDLE_RUN) \
 		$(BUNDLE_ARGS)
