@@ -55,3 +55,9 @@ class TrainingDivergedError(MobiFaceError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 8
+
+
+class WriteError(MobiFaceError):
+    """An output that could not be written (disk full, permission); what was there is unchanged."""
+
+    exit_code = 9

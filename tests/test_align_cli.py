@@ -35,13 +35,16 @@ def raw_tree(tmp_path):
     root = tmp_path / "raw"
     points = TEMPLATE_112 * 0.6 + 10  # a face about 70 px wide in a 90x90 photo
     lines = ["# image\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\tx5\ty5"]
-    for identity, files in {"alice": ["a1.jpg", "a2.png", "a3.jpg"], "bob": ["b1.webp", "b2.jpg"]}.items():
+    # Images are recognised by content: a GIF, a TIFF and a PNG without extension count.
+    formats = {"a4.gif": "GIF", "a5.tif": "TIFF", "a6": "PNG"}
+    for identity, files in {"alice": ["a1.jpg", "a2.png", "a3.jpg", *formats], "bob": ["b1.webp", "b2.jpg"]}.items():
         (root / identity).mkdir(parents=True)
         for name in files:
-            Image.fromarray(rng.integers(0, 256, (90, 90, 3), dtype=np.uint8)).save(root / identity / name)
+            Image.fromarray(rng.integers(0, 256, (90, 90, 3), dtype=np.uint8)).save(
+                root / identity / name, format=formats.get(name))
             coords = points if name != "a3.jpg" else np.full((5, 2), 30.0)  # degenerate
             lines.append("\t".join([f"{identity}/{name}", *(f"{v:.2f}" for v in coords.ravel())]))
-    (root / "bob" / "b3.jpg").write_text("not a photo")  # unreadable, listed
+    (root / "bob" / "b3.jpg").write_text("not a photo")  # not an image, listed with its reason
     lines.append("\t".join(["bob/b3.jpg", *(f"{v:.2f}" for v in points.ravel())]))
     Image.new("RGB", (90, 90)).save(root / "bob" / "b4.jpg")  # no landmarks in the file
     landmarks = tmp_path / "landmarks.txt"
@@ -54,18 +57,20 @@ def test_landmark_mode_aligns_reports_and_resumes(raw_tree, tmp_path):
     out = tmp_path / "aligned"
     result = _run_align(f"--input_dir={root}", f"--output_dir={out}", f"--landmarks={landmarks}", "--workers=2")
     assert result.returncode == 0, result.stderr
-    assert "aligned 4, skipped-existing 0, failed 3" in result.stdout
+    assert "aligned 7, skipped-existing 0, failed 3" in result.stdout
     written = sorted(path.relative_to(out).as_posix() for path in out.rglob("*.jpg"))
-    assert written == ["alice/a1.jpg", "alice/a2.jpg", "bob/b1.jpg", "bob/b2.jpg"]
+    assert written == ["alice/a1.jpg", "alice/a2.jpg", "alice/a4.jpg", "alice/a5.jpg", "alice/a6.jpg",
+                       "bob/b1.jpg", "bob/b2.jpg"]
     for path in out.rglob("*.jpg"):
         with Image.open(path) as crop:
             assert crop.size == (112, 112) and crop.mode == "RGB" and crop.format == "JPEG"
     report = _report(out)
     assert {path: row["reason"] for path, row in report.items()} == {
         "alice/a3.jpg": "bad_landmarks",
-        "bob/b3.jpg": "unreadable",
+        "bob/b3.jpg": "not_an_image",
         "bob/b4.jpg": "no_landmarks",
     }
+    assert "not an image" in report["bob/b3.jpg"]["detail"]
     assert "degenerate" in report["alice/a3.jpg"]["detail"]
     assert not list(out.rglob(".*partial"))
 
@@ -73,7 +78,7 @@ def test_landmark_mode_aligns_reports_and_resumes(raw_tree, tmp_path):
     (out / "bob" / "b1.jpg").unlink()
     again = _run_align(f"--input_dir={root}", f"--output_dir={out}", f"--landmarks={landmarks}", "--workers=1")
     assert again.returncode == 0, again.stderr
-    assert "aligned 1, skipped-existing 3, failed 3" in again.stdout
+    assert "aligned 1, skipped-existing 6, failed 3" in again.stdout
     assert (out / "bob" / "b1.jpg").exists()
     # A rerun that only retries the unusable photos (all failing again) still succeeds: the tree
     # is finished, and the trainer, which reruns alignment to finish trees, must not stop there.
@@ -91,7 +96,7 @@ def test_include_list_restricts_identities(raw_tree, tmp_path):
         f"--input_dir={root}", f"--output_dir={out}", f"--landmarks={landmarks}", f"--include={include}", "--workers=1"
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(path.parent.name for path in out.rglob("*.jpg")) == ["alice", "alice"]
+    assert sorted(path.parent.name for path in out.rglob("*.jpg")) == ["alice"] * 5
     assert set(_report(out)) == {"alice/a3.jpg"}
 
 

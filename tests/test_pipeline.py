@@ -73,6 +73,9 @@ def _collect(dataset):
         (np.full((112, 112), 90, np.uint8), "PNG"),                      # grayscale
         (np.full((112, 112, 4), 90, np.uint8), "PNG"),                   # RGBA
         (np.full((80, 60, 3), 120, np.uint8), "JPEG"),
+        (_face(3), "TIFF"),     # not a TensorFlow format: decoded through Pillow
+        (_face(3), "GIF"),
+        (_face(3, size=150), "WEBP"),
     ],
 )
 def test_decode_face_eager_matches_dataset_map(pixels, image_format):
@@ -81,7 +84,7 @@ def test_decode_face_eager_matches_dataset_map(pixels, image_format):
     mapped = next(iter(tf.data.Dataset.from_tensors(data).map(pipeline.decode_face))).numpy()
     assert eager.shape == (112, 112, 3) and eager.dtype == np.float32
     np.testing.assert_array_equal(eager, mapped)
-    if pixels.shape[:2] == (112, 112) and image_format == "PNG":
+    if pixels.shape[:2] == (112, 112) and image_format in ("PNG", "TIFF"):
         expected = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
         np.testing.assert_array_equal(eager, expected[..., :3].astype(np.float32))
     else:

@@ -57,9 +57,26 @@ def test_list_identity_tree_is_sorted_contiguous_and_filtered(face_tree):
     assert sources.list_identity_tree(face_tree)[0] == paths
 
 
-def test_list_identity_tree_extensions_argument(face_tree):
-    paths, _, class_names = sources.list_identity_tree(face_tree, extensions=(".txt",))
-    assert class_names == ["a_person"] and paths[0].endswith("notes.txt")
+def test_identity_tree_reports_what_is_not_an_image(face_tree):
+    tree = sources.scan_identity_tree(face_tree)
+    assert tree.paths == sources.list_identity_tree(face_tree)[0]
+    ((path, reason),) = tree.skipped  # notes.txt; hidden files and root-level files are not listed
+    assert path.endswith("a_person/notes.txt") and "not an image" in reason
+
+
+def test_images_are_recognised_by_content_not_by_name(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    folder = tmp_path / "person"
+    folder.mkdir()
+    for name, kind in (("a.gif", "GIF"), ("b.tif", "TIFF"), ("c", "PNG"), ("d.JPEG", "JPEG"), ("e.webp", "WEBP")):
+        Image.fromarray(pixels).save(folder / name, format=kind)
+    (folder / "f.jpg").write_text("a text file named like a photo")
+    (folder / "g.png").write_bytes(b"")
+    tree = sources.scan_identity_tree(tmp_path)
+    assert [os.path.basename(p) for p in tree.paths] == ["a.gif", "b.tif", "c", "d.JPEG", "e.webp"]
+    assert {os.path.basename(p): ("not an image" in r) for p, r in tree.skipped} == {"f.jpg": True, "g.png": True}
+    listing = sources.list_image_files(tmp_path)
+    assert listing.paths == tree.paths and listing.skipped == tree.skipped
 
 
 def test_list_identity_tree_missing_or_empty_root(tmp_path):
@@ -405,7 +422,7 @@ def test_convert_tree_rec_tfrecord_tree_round_trip(face_tree, tmp_path):
     rec = tmp_path / "out" / "faces.rec"
     summary = convert(face_tree, rec, log=log.append)
     assert summary["written"] == 6 and summary["classes"] == 3
-    assert [os.path.basename(source) for source, _ in summary["skipped"]] == ["broken.jpg"]
+    assert sorted(os.path.basename(source) for source, _ in summary["skipped"]) == ["broken.jpg", "notes.txt"]
     assert "6 images of 3 identities" in log[0]
     tfrecord = tmp_path / "faces.tfrecord"
     assert convert(rec, tfrecord, log=log.append)["written"] == 6

@@ -56,12 +56,14 @@ _WORKER = {}
 
 def main(argv):
     """Plan the jobs, run them over the worker pool, write the report and print the summary."""
-    del argv
     from mobiface_tf.errors import BadInputError
+    from mobiface_tf.storage import check_output_folder
 
+    if len(argv) > 1:
+        raise BadInputError(f"unexpected arguments {argv[1:]}; use --input_dir=... --output_dir=...")
     if FLAGS.input_dir is None or FLAGS.output_dir is None:
         raise BadInputError("--input_dir and --output_dir are required")
-    input_dir, output_dir = Path(FLAGS.input_dir), Path(FLAGS.output_dir)
+    input_dir, output_dir = Path(FLAGS.input_dir), check_output_folder(FLAGS.output_dir, "--output_dir")
     if input_dir.is_dir() and output_dir.resolve() == input_dir.resolve():
         raise BadInputError("--output_dir must differ from --input_dir (outputs would overwrite photos)")
     workers = FLAGS.workers or _available_cores()
@@ -131,25 +133,28 @@ def plan_jobs(input_dir, output_dir, landmarks_file=None, include_file=None, pol
     Returns:
         (jobs, failures, skipped): `jobs` a list of `(source, relpath, output, landmarks5 or
         None)`; `failures` `(relpath, reason, detail)` rows for photos that cannot be tried
-        (no landmarks in the file, two photos mapping to one output name); `skipped` the count
-        of photos whose output already exists.
+        (files that are not images, no landmarks in the file, two photos mapping to one output
+        name); `skipped` the count of photos whose output already exists.
     """
     import numpy as np
 
-    from mobiface_tf.data.aligned_tree import source_photos
-    from mobiface_tf.data.sources import read_landmarks
+    from mobiface_tf.data.sources import read_landmarks, scan_identity_tree
     from mobiface_tf.errors import DataNotFoundError
 
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    relpaths = source_photos(input_dir)
+    tree = scan_identity_tree(input_dir)
+    relpaths = [Path(path).relative_to(input_dir).as_posix() for path in tree.paths]
+    not_images = [(Path(path).relative_to(input_dir).as_posix(), reason) for path, reason in tree.skipped]
     if include_file is not None:
         wanted = _read_include(include_file)
         relpaths = [relpath for relpath in relpaths if relpath.split("/", 1)[0] in wanted]
         if not relpaths:
             raise DataNotFoundError(f"none of the {len(wanted)} identities listed in {include_file} is in", path=input_dir)
+        not_images = [(relpath, reason) for relpath, reason in not_images if relpath.split("/", 1)[0] in wanted]
     landmarks = read_landmarks(landmarks_file) if landmarks_file is not None else None
 
-    jobs, failures, skipped, claimed = [], [], 0, {}
+    jobs, skipped, claimed = [], 0, {}
+    failures = [(relpath, "not_an_image", reason) for relpath, reason in not_images]
     for relpath in relpaths:
         output = output_dir / output_relpath(relpath, policy)
         if output in claimed:

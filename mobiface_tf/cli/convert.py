@@ -2,13 +2,20 @@
 
 The format comes from the path: `*.rec` is InsightFace RecordIO (`.idx` and `property` beside
 it), `*.tfrecord` / `*.tfrecords` is TFRecord, anything else is a folder-per-identity tree.
-Encoded images are copied byte for byte, never re-encoded. A tree file that is not a JPEG/PNG/
-BMP/WebP is skipped and listed; the rest of the conversion goes on.
+Encoded images are copied byte for byte, never re-encoded, and every one is decoded first to
+prove it whole. What cannot be used is skipped, counted and listed, and the rest converted:
+files of a tree that are not images (the one image rule, by content), records whose bytes are
+not a decodable image, damaged stretches of a `.rec` or `.tfrecord` (zeroed or overwritten
+regions, a truncated tail). Outputs are written under temporary names and take their names only
+when complete, so a failed run leaves nothing half-written.
 
     mobiface-convert --input=work/aligned/lfw --output=work/lfw.rec
     mobiface-convert --input=faces_emore/train.rec --output=work/emore.tfrecord
 """
 
+import math
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,13 +29,6 @@ flags.DEFINE_string("input", None, "Dataset to read: a folder tree, a .rec or a 
 flags.DEFINE_string("output", None, "Dataset to write: a folder (tree), a .rec or a .tfrecord.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing output file, or write into an existing non-empty folder.")
 
-_SIGNATURES = {
-    b"\xff\xd8\xff": ".jpg",
-    b"\x89PNG\r\n\x1a\n": ".png",
-    b"BM": ".bmp",
-    b"RIFF": ".webp",
-}
-
 
 def dataset_format(path):
     """The dataset format a path names: "rec", "tfrecord" or "tree"."""
@@ -41,31 +41,40 @@ def dataset_format(path):
 
 
 def image_extension(image_bytes):
-    """The file extension matching encoded image bytes, or None when they are no known image."""
-    for signature, extension in _SIGNATURES.items():
-        if image_bytes.startswith(signature):
-            return extension
-    return None
+    """The file extension for encoded image bytes (by content), or None when they are no image."""
+    from mobiface_tf.data.images import FORMAT_EXTENSIONS, image_format
+    from mobiface_tf.errors import ImageReadError
+
+    try:
+        return FORMAT_EXTENSIONS[image_format(image_bytes)]
+    except ImageReadError:
+        return None
 
 
 def convert(input_path, output_path, overwrite=False, log=print):
-    """Copy every face of `input_path` into `output_path`, formats chosen by `dataset_format`.
+    """Copy every usable face of `input_path` into `output_path`, formats chosen by `dataset_format`.
 
     Returns:
         dict with `written` (images), `skipped` (list of `(source, reason)`), `classes`,
         `seconds`, and the two formats.
 
     Raises:
-        DataNotFoundError: the input is missing or empty.
-        BadInputError: input and output are the same format and place, or the output exists
-            and `overwrite` is false.
+        DataNotFoundError: the input is missing, or holds no usable image (nothing is written).
+        BadInputError: input and output are the same path, or the output exists and
+            `overwrite` is false, or cannot be written.
+        WriteError: writing failed; the output is left as it was.
     """
-    from mobiface_tf.errors import BadInputError
+    from mobiface_tf.errors import BadInputError, DataNotFoundError
+    from mobiface_tf.storage import check_output_file, check_output_folder
 
     source_format, target_format = dataset_format(input_path), dataset_format(output_path)
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise BadInputError("input and output are the same path", path=output_path)
+    if target_format == "tree":
+        check_output_folder(output_path, "output folder")
+    else:
+        check_output_file(output_path, "output file")
     _check_output(output_path, target_format, overwrite)
     started = time.perf_counter()
     skipped = []
@@ -73,13 +82,12 @@ def convert(input_path, output_path, overwrite=False, log=print):
     if target_format == "rec":
         written = _write_rec(output_path, samples)
     elif target_format == "tfrecord":
-        from mobiface_tf.data.tfrecords import write_tfrecord
-
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        written = write_tfrecord(output_path, ((_bytes(image), label, identity)
-                                               for image, label, identity in samples))
+        written = _write_tfrecord(output_path, samples)
     else:
         written = _write_tree(output_path, samples, num_classes)
+    if not written:
+        raise DataNotFoundError(f"no usable image to convert; {len(skipped)} skipped, e.g. "
+                                f"{skipped[0][0] if skipped else '-'}; nothing written", path=input_path)
     summary = {
         "input_format": source_format,
         "output_format": target_format,
@@ -97,8 +105,6 @@ def _check_output(path, target_format, overwrite):
     from mobiface_tf.errors import BadInputError
 
     if target_format == "tree":
-        if path.exists() and not path.is_dir():
-            raise BadInputError("output exists and is not a folder", path=path)
         if path.is_dir() and any(path.iterdir()) and not overwrite:
             raise BadInputError("output folder is not empty (pass --overwrite to write into it)", path=path)
     elif path.exists() and not overwrite:
@@ -106,54 +112,100 @@ def _check_output(path, target_format, overwrite):
 
 
 def _read(path, source_format, skipped):
-    """`(samples, num_classes)`: samples yield `(bytes or path, label, identity or "")`."""
+    """`(samples, num_classes)`: samples yield `(image bytes, label, identity or "")`, each image
+    decoded once to prove it whole; what cannot be used is appended to `skipped`."""
     if source_format == "tree":
-        from mobiface_tf.data.sources import list_identity_tree
+        from mobiface_tf.data.sources import scan_identity_tree
 
-        paths, labels, class_names = list_identity_tree(path)
+        tree = scan_identity_tree(path)
+        skipped.extend(tree.skipped)
 
         def tree_samples():
-            for image_path, label in zip(paths, labels):
+            for image_path, label in zip(tree.paths, tree.labels):
                 with open(image_path, "rb") as handle:
-                    head = handle.read(16)
-                if image_extension(head) is None:
-                    skipped.append((image_path, "not a JPEG, PNG, BMP or WebP file"))
-                    continue
-                yield image_path, int(label), class_names[label]
+                    yield handle.read(), int(label), tree.class_names[label], image_path
 
-        return tree_samples(), len(class_names)
+        return _checked(tree_samples(), skipped), len(tree.class_names)
     if source_format == "rec":
-        from mobiface_tf.data.recordio import read_insightface_rec
+        from mobiface_tf.data.recordio import _read_property
 
-        record = read_insightface_rec(path)
-
-        def rec_samples():
-            with record:
-                for image, label in record:
-                    yield image, label, ""
-
-        return rec_samples(), record.num_classes
+        property_path = path.with_name("property")
+        declared = _read_property(property_path)[0] if property_path.is_file() else 0
+        labels = [label for _, label, _, _ in _rec_records(path, [])]
+        return _checked(_rec_records(path, skipped), skipped), max(declared, max(labels, default=-1) + 1)
     from mobiface_tf.data.tfrecords import read_tfrecord
 
-    samples = list(read_tfrecord(path))
-    num_classes = max((label for _, label, _ in samples), default=-1) + 1
-    return iter(samples), num_classes
+    def tfrecord_samples(skipped):
+        for index, (image, label, identity) in enumerate(read_tfrecord(path, skipped)):
+            yield image, label, identity, f"{path} readable record {index}"
+
+    labels = [label for _, label, _, _ in tfrecord_samples([])]
+    return _checked(tfrecord_samples(skipped), skipped), max(labels, default=-1) + 1
 
 
-def _bytes(image):
-    return image if isinstance(image, bytes) else Path(image).read_bytes()
+def _rec_records(path, skipped):
+    """`(image bytes, label, "", where)` of the image records of a `.rec` (salvaging damage)."""
+    from mobiface_tf.data.recordio import scan_records, unpack_ir_record
+
+    for offset, payload in scan_records(path, skipped):
+        where = f"{path} record at byte {offset}"
+        try:
+            _, labels, _, _, image = unpack_ir_record(payload)
+        except ValueError as error:
+            skipped.append((where, f"not an image record ({error})"))
+            continue
+        if not image:
+            continue  # InsightFace's header and per-identity records hold label ranges, no image
+        label = float(labels[0])
+        if not math.isfinite(label) or label < 0 or label != int(label):
+            skipped.append((where, f"label {label} is not a class number"))
+            continue
+        yield image, int(label), "", where
+
+
+def _checked(samples, skipped):
+    """`(image, label, identity)` of the samples whose label is a class number and whose bytes
+    decode as a whole image; the others are appended to `skipped`."""
+    from mobiface_tf.data.images import verify_image
+    from mobiface_tf.errors import ImageReadError
+
+    for image, label, identity, where in samples:
+        if label < 0:
+            skipped.append((str(where), f"negative label {label}"))
+            continue
+        try:
+            verify_image(image)
+        except ImageReadError as error:
+            skipped.append((str(where), str(error).removeprefix("<bytes>: ")))
+            continue
+        yield image, label, identity
 
 
 def _write_rec(path, samples):
     from mobiface_tf.data.recordio import write_insightface_rec
-    from mobiface_tf.errors import DataNotFoundError
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     pairs = [(image, label) for image, label, _ in samples]
     if not pairs:
-        raise DataNotFoundError("no usable image to write", path=path)
-    size = _image_size(_bytes(pairs[0][0]))
-    return write_insightface_rec(path, pairs, image_size=size)
+        return 0
+    return write_insightface_rec(path, pairs, image_size=_image_size(pairs[0][0]))
+
+
+def _write_tfrecord(path, samples):
+    from mobiface_tf.data.tfrecords import write_tfrecord
+    from mobiface_tf.storage import atomic_path
+
+    try:
+        with atomic_path(path, mode=None) as temporary:
+            written = write_tfrecord(temporary, samples)
+            if not written:
+                raise _NothingWritten
+    except _NothingWritten:
+        return 0
+    return written
+
+
+class _NothingWritten(Exception):
+    """Raised inside an atomic write to drop an output without a single image."""
 
 
 def _image_size(image_bytes):
@@ -166,16 +218,42 @@ def _image_size(image_bytes):
 
 
 def _write_tree(root, samples, num_classes):
+    """Write the images into a hidden folder beside `root`, then move them into place."""
+    from mobiface_tf.errors import WriteError
+    from mobiface_tf.storage import remove_stale_temporaries, sync_folder, temporary_sibling
+
     width = len(str(max(num_classes - 1, 0)))
+    remove_stale_temporaries(root)  # a staging folder left by a killed run
+    staging = temporary_sibling(root)
     written = 0
-    for index, (image, label, identity) in enumerate(samples):
-        data = _bytes(image)
-        # Zero-padded label names keep a .rec's label order when the tree is listed again.
-        folder = root / (identity or f"{label:0{width}d}")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{index:08d}{image_extension(data) or '.jpg'}").write_bytes(data)
-        written += 1
-    return written
+    try:
+        for index, (data, label, identity) in enumerate(samples):
+            # Zero-padded label names keep a .rec's label order when the tree is listed again.
+            folder = staging / (identity or f"{label:0{width}d}")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{index:08d}{image_extension(data) or '.jpg'}").write_bytes(data)
+            written += 1
+        if not written:
+            return 0
+        for folder in staging.iterdir():
+            sync_folder(folder)
+        if not root.exists() or (root.is_dir() and not any(root.iterdir())):
+            if root.exists():
+                root.rmdir()
+            os.replace(staging, root)
+        else:  # --overwrite into a folder that holds other files: move ours in, one by one
+            for folder in staging.iterdir():
+                for file in folder.iterdir():
+                    (root / folder.name).mkdir(parents=True, exist_ok=True)
+                    os.replace(file, root / folder.name / file.name)
+        sync_folder(root.parent)
+        return written
+    except OSError as error:
+        raise WriteError(f"cannot write the tree ({error.strerror or error}); nothing was moved into place",
+                         path=root) from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(argv):
@@ -189,6 +267,7 @@ def main(argv):
     summary = convert(FLAGS.input, FLAGS.output, overwrite=FLAGS.overwrite)
     for source, reason in summary["skipped"]:
         print(f"skipped {source}: {reason}", file=sys.stderr)
+    return 0
 
 
 def run():

@@ -17,12 +17,12 @@ STATE_NAME = "align_state.json"
 
 
 def source_photos(input_dir):
-    """Relative paths (posix) of every photo `mobiface-align` reads in a folder-per-identity tree."""
-    from mobiface_tf.data.images import READABLE_EXTENSIONS
+    """Relative paths (posix) of every photo `mobiface-align` reads in a folder-per-identity tree
+    (the one walker and image rule, `sources.scan_identity_tree`)."""
     from mobiface_tf.data.sources import list_identity_tree
 
     input_dir = Path(input_dir)
-    paths, _, _ = list_identity_tree(input_dir, extensions=READABLE_EXTENSIONS)
+    paths, _, _ = list_identity_tree(input_dir)
     return [Path(path).relative_to(input_dir).as_posix() for path in paths]
 
 

@@ -1,4 +1,11 @@
-"""Reading any image Pillow understands into one form: an upright RGB uint8 array (H, W, 3)."""
+"""Reading any image Pillow understands into one form: an upright RGB uint8 array (H, W, 3).
+
+This module also holds the one rule for what counts as an image, used by every command (folder
+listings, conversions, reading): a file that Pillow decodes by itself as one of
+`IMAGE_FORMATS`, recognised by its content, never by its name, so `.gif`, `.tif` and files
+without an extension work, and a `.jpg` that is really a text file does not. Formats Pillow can
+only identify, or decodes through an outside program (EPS runs Ghostscript), are not images here.
+"""
 
 import io
 import os
@@ -14,10 +21,86 @@ from mobiface_tf.errors import ImageReadError
 # or garbage), and the detector would see that.
 ALPHA_BACKGROUND = (255, 255, 255)
 
-# File-name endings of the still-image formats `load_rgb` reads (raw photo trees).
-READABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+# Still-image formats Pillow decodes by itself (AVIF where this Pillow has it). Each has a
+# signature, so a random file is not mistaken for one. MPO is the JPEG variant some phones write.
+IMAGE_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP", "JPEG2000", "PPM", "QOI", "AVIF")
+
+# The file-name ending a format is written with (conversions keep the bytes and pick the name).
+FORMAT_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp",
+                     "TIFF": ".tif", "WEBP": ".webp", "JPEG2000": ".jp2", "PPM": ".ppm", "QOI": ".qoi",
+                     "AVIF": ".avif"}
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_ORIENTATION = 0x0112  # the EXIF tag
+_NOT_AN_IMAGE = "not an image file mobiface reads (JPEG, PNG, GIF, BMP, TIFF, WebP, ...; recognised by content)"
+
+
+def readable_formats():
+    """`IMAGE_FORMATS` that this installation of Pillow can open."""
+    Image.init()
+    return tuple(name for name in IMAGE_FORMATS if name in Image.OPEN)
+
+
+def image_format(source):
+    """The format of an image file or encoded bytes, read from its first bytes (nothing decoded).
+
+    Args:
+        source: a path (str or `os.PathLike`) or encoded bytes.
+
+    Returns:
+        The Pillow format name, one of `IMAGE_FORMATS`.
+
+    Raises:
+        ImageReadError: missing, a folder, unreadable, or not an image by the rule above.
+    """
+    fp, name = _file_or_buffer(source)
+    try:
+        with Image.open(fp, formats=readable_formats()) as image:
+            return image.format
+    except UnidentifiedImageError:
+        raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"unreadable ({_reason(error)})", path=name) from None
+
+
+def verify_image(source):
+    """Decode an image completely (JPEGs at 1/8 scale: every byte read, little memory) to prove it whole.
+
+    Returns:
+        The Pillow format name.
+
+    Raises:
+        ImageReadError: not an image, or truncated or corrupt.
+    """
+    fp, name = _file_or_buffer(source)
+    try:
+        with Image.open(fp, formats=readable_formats()) as image:
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+            return image.format
+    except UnidentifiedImageError:
+        raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"truncated or corrupt image ({_reason(error)})", path=name) from None
+
+
+def _file_or_buffer(source):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), "<bytes>"
+    path = Path(source)
+    if path.is_dir():
+        raise ImageReadError("is a folder, not an image file", path=path)
+    if not path.exists():
+        raise ImageReadError("no such file", path=path)
+    return path, path
+
+
+def _reason(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def load_rgb(source):
@@ -57,13 +140,13 @@ def load_rgb(source):
 
 def _open_and_convert(fp, name):
     try:
-        with Image.open(fp) as image:
+        with Image.open(fp, formats=readable_formats()) as image:
             image.load()
             return _pil_to_rgb(image, name)
     except ImageReadError:
         raise
     except UnidentifiedImageError:
-        raise ImageReadError("not an image file (format not recognised)", path=name) from None
+        raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
     except Image.DecompressionBombError as error:
         raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -75,7 +158,9 @@ def _pil_to_rgb(image, name):
     try:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(_ORIENTATION, 1) not in (0, 1):
+            # Only then: exif_transpose copies the whole image even when there is nothing to do.
+            image = ImageOps.exif_transpose(image)
         mode = image.mode
         if mode in _SIXTEEN_BIT_MODES:
             return _array_to_rgb(np.asarray(image), sixteen_bit=True, name=name)

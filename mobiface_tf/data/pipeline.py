@@ -25,12 +25,19 @@ RECORD_SHUFFLE_BUFFER = 10_000
 
 
 def decode_face(image_bytes, size=FACE_SIZE):
-    """Decode JPEG/PNG/GIF/BMP bytes to float32 (size, size, 3) RGB in 0..255.
+    """Decode image bytes to float32 (size, size, 3) RGB in 0..255.
 
+    Every image the project's image rule accepts (`mobiface_tf.data.images.IMAGE_FORMATS`):
+    JPEG, PNG, GIF, BMP and WebP with TensorFlow's decoders, the others (TIFF, JPEG 2000, ...)
+    through Pillow's `load_rgb`, so a tree that the walker lists trains as it is listed.
     Grayscale and RGBA become 3-channel RGB. An image of another size is resized (bilinear,
     antialiased); an aligned crop of the right size passes through untouched.
     """
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    image = tf.cond(
+        _tensorflow_decodes(image_bytes),
+        lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+        lambda: _pillow_decode(image_bytes),
+    )
     image = tf.cast(image, tf.float32)
     shape = tf.shape(image)
     image = tf.cond(
@@ -39,6 +46,28 @@ def decode_face(image_bytes, size=FACE_SIZE):
         lambda: tf.image.resize(image, (size, size), antialias=True),
     )
     image.set_shape((size, size, 3))
+    return image
+
+
+# Signatures of the formats tf.io.decode_image reads (WebP: "RIFF" then "WEBP" at byte 8).
+_TENSORFLOW_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+
+
+def _tensorflow_decodes(image_bytes):
+    head = tf.strings.substr(image_bytes, 0, 4)
+    known = tf.reduce_any([tf.strings.substr(head, 0, len(sig)) == sig for sig in _TENSORFLOW_SIGNATURES])
+    webp = tf.logical_and(head == b"RIFF", tf.strings.substr(image_bytes, 8, 4) == b"WEBP")
+    return tf.logical_or(known, webp)
+
+
+def _pillow_decode(image_bytes):
+    def decode(data):
+        from mobiface_tf.data.images import load_rgb
+
+        return load_rgb(data.item() if isinstance(data, np.ndarray) else bytes(data))
+
+    image = tf.numpy_function(decode, [image_bytes], tf.uint8, stateful=False)
+    image.set_shape((None, None, 3))
     return image
 
 

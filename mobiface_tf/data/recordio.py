@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mobiface_tf.errors import BadInputError, DataNotFoundError
+from mobiface_tf.storage import atomic_path
 
 MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -193,35 +194,7 @@ class RecordIOReader:
 
     def _read_at(self, position):
         """The record starting at byte `position` and the offset just after it."""
-        parts = []
-        while True:
-            if position + _FRAME.size > len(self._data):
-                raise BadInputError(
-                    f"record at byte {position}: file ends inside a frame header", path=self.rec_path
-                )
-            magic, lrec = _FRAME.unpack_from(self._data, position)
-            if magic != MAGIC:
-                raise BadInputError(
-                    f"record at byte {position}: bad magic 0x{magic:08x} (expected 0x{MAGIC:08x}); "
-                    "not an MXNet RecordIO file or a corrupt one",
-                    path=self.rec_path,
-                )
-            cflag, length = decode_lrec(lrec)
-            start = position + _FRAME.size
-            if start + length > len(self._data):
-                raise BadInputError(
-                    f"record at byte {position}: {length}-byte payload runs past the end of the file",
-                    path=self.rec_path,
-                )
-            if cflag > 3 or (cflag in (0, 1)) != (not parts):
-                raise BadInputError(
-                    f"record at byte {position}: continuation flag {cflag} out of sequence",
-                    path=self.rec_path,
-                )
-            parts.append(self._data[start : start + length])
-            position = start + length + (-length % 4)
-            if cflag in (0, 3):
-                return _MAGIC_BYTES.join(parts), position
+        return _read_record(self._data, position, self.rec_path)
 
     def read_idx(self, key):
         """The payload (bytes) of the record stored under `key`."""
@@ -257,6 +230,84 @@ class RecordIOReader:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _read_record(data, position, path):
+    """The record starting at byte `position` of `data` and the offset just after it."""
+    parts = []
+    while True:
+        if position + _FRAME.size > len(data):
+            raise BadInputError(f"record at byte {position}: file ends inside a frame header", path=path)
+        magic, lrec = _FRAME.unpack_from(data, position)
+        if magic != MAGIC:
+            raise BadInputError(
+                f"record at byte {position}: bad magic 0x{magic:08x} (expected 0x{MAGIC:08x}); "
+                "not an MXNet RecordIO file or a corrupt one",
+                path=path,
+            )
+        cflag, length = decode_lrec(lrec)
+        start = position + _FRAME.size
+        if start + length > len(data):
+            raise BadInputError(
+                f"record at byte {position}: {length}-byte payload runs past the end of the file", path=path
+            )
+        if cflag > 3 or (cflag in (0, 1)) != (not parts):
+            raise BadInputError(f"record at byte {position}: continuation flag {cflag} out of sequence", path=path)
+        parts.append(data[start : start + length])
+        position = start + length + (-length % 4)
+        if cflag in (0, 3):
+            return _MAGIC_BYTES.join(parts), position
+
+
+def _next_frame(data, start):
+    """The first 4-byte-aligned offset >= `start` holding the RecordIO magic, or None."""
+    position = start + (-start % 4)
+    while True:
+        found = data.find(_MAGIC_BYTES, position)
+        if found < 0:
+            return None
+        if found % 4 == 0:
+            return found
+        position = found + (-found % 4)
+
+
+def scan_records(rec_path, skipped):
+    """Yield `(offset, payload)` of every readable record of a `.rec`, in file order, salvaging.
+
+    For damaged files: a stretch that is not a record (a zeroed or overwritten region, a frame
+    cut in two) is skipped up to the next frame, and a record running past the end (a truncated
+    tail) ends the scan; each is appended to `skipped` as `(where, reason)`, and the records
+    around it are still read. The writer never lets the magic appear aligned inside a payload,
+    so the next aligned magic is the next frame.
+
+    Raises:
+        DataNotFoundError: the file is missing.
+        BadInputError: the file is empty.
+    """
+    path = Path(rec_path)
+    if not path.is_file():
+        raise DataNotFoundError("no such RecordIO file", path=path)
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise BadInputError("empty RecordIO file", path=path)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            position = 0
+            while position < len(data):
+                try:
+                    payload, after = _read_record(data, position, path)
+                except BadInputError as error:
+                    resume = _next_frame(data, position + 1)
+                    detail = str(error)[len(f"{path}: "):]
+                    if resume is None:
+                        skipped.append((f"{path} bytes {position}..{len(data)}",
+                                        f"truncated or corrupt tail, not a complete record ({detail})"))
+                        return
+                    skipped.append((f"{path} bytes {position}..{resume}",
+                                    f"not a readable record, zeroed or corrupt ({detail})"))
+                    position = resume
+                    continue
+                yield position, payload
+                position = after
 
 
 @dataclasses.dataclass
@@ -376,6 +427,10 @@ def write_insightface_rec(rec_path, samples, image_size=(112, 112)):
 
     Returns:
         The number of images written.
+
+    Raises:
+        BadInputError: no images, or labels with gaps.
+        WriteError: a file cannot be written; then none of the three is replaced.
     """
     rec_path = Path(rec_path)
     samples = [(image, int(label)) for image, label in samples]
@@ -393,16 +448,20 @@ def write_insightface_rec(rec_path, samples, image_size=(112, 112)):
         )
     num_images = len(samples)
     first_identity_key = num_images + 1
-    with RecordIOWriter(rec_path, rec_path.with_suffix(".idx")) as writer:
-        writer.write(pack_ir_record([first_identity_key, first_identity_key + num_classes], b""), 0)
-        for key, (image, label) in enumerate(samples, start=1):
-            if isinstance(image, (str, os.PathLike)):
-                image = Path(image).read_bytes()
-            writer.write(pack_ir_record(float(label), image, key=key), key)
-        starts = np.searchsorted(labels, np.arange(num_classes + 1)) + 1
-        for label in range(num_classes):
-            key = first_identity_key + label
-            writer.write(pack_ir_record([starts[label], starts[label + 1]], b"", key=key), key)
     height, width = image_size
-    rec_path.with_name("property").write_text(f"{num_classes},{height},{width}\n", encoding="ascii")
+    # All three files are written under temporary names and take their names only once complete.
+    with atomic_path(rec_path, mode=None) as rec_tmp, \
+            atomic_path(rec_path.with_suffix(".idx"), mode=None) as idx_tmp, \
+            atomic_path(rec_path.with_name("property"), mode=None) as property_tmp:
+        with RecordIOWriter(rec_tmp, idx_tmp) as writer:
+            writer.write(pack_ir_record([first_identity_key, first_identity_key + num_classes], b""), 0)
+            for key, (image, label) in enumerate(samples, start=1):
+                if isinstance(image, (str, os.PathLike)):
+                    image = Path(image).read_bytes()
+                writer.write(pack_ir_record(float(label), image, key=key), key)
+            starts = np.searchsorted(labels, np.arange(num_classes + 1)) + 1
+            for label in range(num_classes):
+                key = first_identity_key + label
+                writer.write(pack_ir_record([starts[label], starts[label + 1]], b"", key=key), key)
+        property_tmp.write_text(f"{num_classes},{height},{width}\n", encoding="ascii")
     return num_images

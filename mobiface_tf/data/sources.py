@@ -1,4 +1,5 @@
-"""Where face data comes from: folder-per-identity trees and the LFW protocol files.
+"""Where face data comes from: image folders and folder-per-identity trees (the one walker every
+command uses), and the LFW protocol files.
 
 The binary dataset formats live beside this module and are re-exported here so callers have one
 place to import readers from: InsightFace RecordIO in `recordio.py`, verification `.bin` files in
@@ -19,82 +20,156 @@ from mobiface_tf.data.recordio import (
     read_insightface_rec,
     write_insightface_rec,
 )
-from mobiface_tf.errors import BadInputError, DataNotFoundError
+from mobiface_tf.data.images import image_format
+from mobiface_tf.errors import BadInputError, DataNotFoundError, ImageReadError
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
+    "IdentityTree",
+    "ImageListing",
     "InsightFaceRecord",
     "Pair",
     "RecordIOReader",
     "RecordIOWriter",
     "lfw_relpath",
     "list_identity_tree",
+    "list_image_files",
     "load_verification_bin",
     "read_insightface_rec",
     "read_landmarks",
     "read_pairs",
     "read_people",
+    "scan_identity_tree",
     "write_insightface_rec",
     "write_verification_bin",
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+@dataclasses.dataclass(frozen=True)
+class ImageListing:
+    """The images found under a folder, and the files passed over.
+
+    Attributes:
+        paths: image file paths (str), sorted.
+        skipped: (path, reason) for every visible file that is not an image by the rule of
+            `mobiface_tf.data.images` (hidden entries, starting with ".", are not listed at all).
+    """
+
+    paths: list
+    skipped: list
 
 
-def list_identity_tree(root, extensions=IMAGE_EXTENSIONS):
-    """List a folder-per-identity tree `<root>/<identity>/<file>` as training samples.
+@dataclasses.dataclass(frozen=True)
+class IdentityTree:
+    """A folder-per-identity tree `<root>/<identity>/<image>` as labelled samples.
 
-    Identities are the sub-folders of `root` holding at least one image, sorted by name, and
-    numbered 0.. in that order; files are sorted by name inside each identity, so the same tree
-    always gives the same lists. Hidden entries (starting with ".") and files directly under
-    `root` are ignored; extensions match case-insensitively.
+    Attributes:
+        paths: image file paths (str), grouped by identity, sorted inside each.
+        labels: int64 array, the identity number of each path.
+        class_names: `class_names[label]` is the identity's folder name.
+        skipped: (path, reason) for files in identity folders that are not images.
+    """
 
-    Args:
-        root: the tree's top folder.
-        extensions: file-name endings (with the dot) that count as images.
+    paths: list
+    labels: np.ndarray
+    class_names: list
+    skipped: list
+
+
+def list_image_files(root, recursive=True):
+    """Every image under `root` (in sub-folders too, unless `recursive=False`), by the one image rule.
+
+    What counts as an image is decided by content (`mobiface_tf.data.images.image_format`), not
+    by the file name. Hidden files and folders (names starting with ".") are ignored.
 
     Returns:
-        (paths, labels, class_names): `paths` a list of str, `labels` an int64 array of the
-        same length, `class_names[label]` the identity's folder name.
+        `ImageListing`.
+
+    Raises:
+        DataNotFoundError: `root` is missing, a file, or holds no image.
+    """
+    root = _existing_folder(root, "expected a folder of images")
+    listing = _scan(root, recursive)
+    if not listing.paths:
+        raise DataNotFoundError(f"no image files under this folder{_skipped_note(listing.skipped)}", path=root)
+    return listing
+
+
+def scan_identity_tree(root):
+    """List a folder-per-identity tree `<root>/<identity>/<image>` as training samples.
+
+    Identities are the sub-folders of `root` holding at least one image, sorted by name, and
+    numbered 0.. in that order; images are sorted by name inside each identity, so the same tree
+    always gives the same lists. Images are recognised by content (`list_image_files`' rule);
+    hidden entries, files directly under `root` and deeper folders are ignored.
+
+    Returns:
+        `IdentityTree`.
 
     Raises:
         DataNotFoundError: `root` is missing, not a folder, or holds no image in any identity.
     """
-    root = Path(root)
-    if isinstance(extensions, str):
-        raise BadInputError(f"extensions must be a sequence of suffixes, received {extensions!r}")
-    suffixes = tuple(suffix.lower() for suffix in extensions)
-    if not root.is_dir():
-        problem = "is a file, not a folder" if root.exists() else "no such folder"
-        raise DataNotFoundError(f"{problem} (expected <root>/<identity>/<image>)", path=root)
-    paths, labels, class_names = [], [], []
-    identities = sorted(
-        entry.name
-        for entry in os.scandir(root)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
+    root = _existing_folder(root, "expected <root>/<identity>/<image>")
+    paths, labels, class_names, skipped = [], [], [], []
+    identities = sorted(entry.name for entry in os.scandir(root)
+                        if entry.is_dir() and not entry.name.startswith("."))
     for identity in identities:
-        folder = root / identity
-        files = sorted(
-            entry.name
-            for entry in os.scandir(folder)
-            if entry.is_file()
-            and not entry.name.startswith(".")
-            and entry.name.lower().endswith(suffixes)
-        )
-        if not files:
+        listing = _scan(root / identity, recursive=False)
+        skipped.extend(listing.skipped)
+        if not listing.paths:
             continue
         label = len(class_names)
         class_names.append(identity)
-        paths.extend(str(folder / name) for name in files)
-        labels.extend([label] * len(files))
+        paths.extend(listing.paths)
+        labels.extend([label] * len(listing.paths))
     if not paths:
         raise DataNotFoundError(
-            f"no images ({', '.join(suffixes)}) in any identity folder "
-            "(expected <root>/<identity>/<image>)",
+            f"no images in any identity folder (expected <root>/<identity>/<image>){_skipped_note(skipped)}",
             path=root,
         )
-    return paths, np.asarray(labels, dtype=np.int64), class_names
+    return IdentityTree(paths, np.asarray(labels, dtype=np.int64), class_names, skipped)
+
+
+def list_identity_tree(root):
+    """`scan_identity_tree(root)` as `(paths, labels, class_names)`, for callers that report no skips."""
+    tree = scan_identity_tree(root)
+    return tree.paths, tree.labels, tree.class_names
+
+
+def _existing_folder(root, expected):
+    root = Path(root)
+    if not root.is_dir():
+        problem = "is a file, not a folder" if root.exists() else "no such folder"
+        raise DataNotFoundError(f"{problem} ({expected})", path=root)
+    return root
+
+
+def _scan(folder, recursive):
+    """The one walker: every visible file under `folder`, sorted, split into images and the rest."""
+    found = []
+    if recursive:
+        for directory, subdirs, files in os.walk(folder):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            found.extend(os.path.join(directory, f) for f in files if not f.startswith("."))
+    else:
+        found = [entry.path for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith(".")]
+    paths, skipped = [], []
+    for path in sorted(found):
+        try:
+            image_format(path)
+        except ImageReadError as error:
+            skipped.append((path, _reason_without_path(error)))
+        else:
+            paths.append(path)
+    return ImageListing(paths, skipped)
+
+
+def _reason_without_path(error):
+    text = str(error)
+    prefix = f"{error.path}: "
+    return text[len(prefix):] if error.path and text.startswith(prefix) else text
+
+
+def _skipped_note(skipped):
+    return f"; {len(skipped)} files are not images, e.g. {skipped[0][0]} ({skipped[0][1]})" if skipped else ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,6 @@ through `tf.numpy_function`), so on a CPU the teacher's forward pass of batch k+
 student's training step on batch k, and on a GPU the teacher never occupies the accelerator.
 """
 
-import os
 import threading
 from pathlib import Path
 
@@ -23,15 +22,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mobiface_tf.data.sources import IMAGE_EXTENSIONS
-from mobiface_tf.errors import DataNotFoundError
+from mobiface_tf.data.sources import list_image_files
 
 PROJECTION_NAME = "distill_projection"
 _COS_EPS = 1e-12
 
 
 def load_teacher(path, *, input_mean=None, input_std=None, num_threads=1):
-    """Open a teacher model: a `.tflite`, `.keras`, SavedModel or training run folder.
+    """Open a teacher model: a `.tflite`, `.keras` or training run folder (a SavedModel is refused:
+    it would run its own TensorFlow ops).
 
     A run folder is opened through `embedding.run_checkpoint` (`best.keras`, else
     `final.keras`). `input_mean` / `input_std` override the normalization
@@ -114,21 +113,11 @@ def relational_loss(student_embeddings, teacher_embeddings):
     return tf.reduce_sum(tf.square(difference)) / tf.maximum(batch * (batch - 1.0), 1.0)
 
 
-def list_face_files(root, extensions=IMAGE_EXTENSIONS):
-    """Every face image under `root` (any nesting, hidden entries skipped), sorted.
+def list_face_files(root):
+    """Every face image under `root` (any nesting, hidden entries skipped), sorted: the one walker
+    and image rule of `sources.list_image_files`.
 
     Raises:
         DataNotFoundError: `root` is not a folder or holds no image.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataNotFoundError("no such folder of unlabeled faces", root)
-    suffixes = tuple(e.lower() for e in extensions)
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [os.path.join(folder, f) for f in files
-                  if not f.startswith(".") and f.lower().endswith(suffixes)]
-    if not found:
-        raise DataNotFoundError("no face images (.jpg, .png, ...) in this folder", root)
-    return sorted(found)
+    return list_image_files(root).paths
