@@ -55,33 +55,10 @@ def load_face_model(path):
     Raises:
         ModelLoadError: missing, unreadable, or not a face embedding model.
     """
-    from mobiface_tf.embedding import run_checkpoint
-    from mobiface_tf.train.config import read_config_json
+    from mobiface_tf.embedding import load_keras_model
 
-    # Registers every custom layer of the project for deserialization.
-    import mobiface_tf.models.registry  # noqa: F401
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise ModelLoadError("no such run folder or .keras file", path)
-    config = None
-    if path.is_dir():
-        checkpoint = run_checkpoint(path)
-        try:
-            config = read_config_json(path)
-        except BadInputError as error:
-            raise ModelLoadError(str(error)) from None
-    elif path.suffix.lower() == ".keras":
-        checkpoint = path
-    else:
-        raise ModelLoadError("expected a training run folder or a .keras file", path)
-    try:
-        model = keras.saving.load_model(checkpoint, compile=False)
-    except Exception as error:  # Keras raises many types for corrupt or foreign files.
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ModelLoadError(f"cannot read Keras model: {first}", checkpoint) from error
-    if not isinstance(model, keras.Model):
-        raise ModelLoadError(f"not a Keras model but a {type(model).__name__}", checkpoint)
+    loaded = load_keras_model(path, what="model to export")
+    model, checkpoint, config = loaded.model, loaded.path, loaded.run_config
     check_face_model(model, checkpoint)
     return model, checkpoint, config
 

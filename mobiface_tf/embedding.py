@@ -1,4 +1,4 @@
-"""Any face embedding model behind one interface: `.keras`, SavedModel, run folder or `.tflite`.
+"""Any face embedding model behind one interface: `.keras`, run folder, `.tflite` (or a trusted SavedModel).
 
 `load_embedding_model(path)` returns an `EmbeddingModel` whose `.embed(faces)` maps aligned
 faces (N, 112, 112, 3), uint8 or float32 in 0..255, to float32 embeddings (N, D), whatever the
@@ -9,14 +9,23 @@ Pixel normalization: our own models carry (x - 127.5) / 128 inside (a layer name
 JSON written next to it (`<file>.tflite.json`, else `<stem>.json`); third-party models without
 one need the overrides `input_mean` / `input_std` (or `normalization_inside=True`).
 
-Run folders: a folder holding `config.json` and `checkpoints/`; the model loaded is
-`checkpoints/best.keras` if present, else `checkpoints/final.keras`, else the newest (by
-modification time) `checkpoints/*.keras`.
+Run folders: a folder holding `config.json` and `checkpoints/`; the model loaded is its
+`best.keras` if present, else its `final.keras` (`run_checkpoint`).
+
+Trust: a `.tflite` is data (a flatbuffer LiteRT verifies and runs with its own kernels) and a
+`.keras` file is loaded in Keras safe mode (no Python code from the file runs: Lambda layers are
+refused, only Keras' and this project's registered classes are built). A SavedModel is a
+program (its graph may read and write files when loaded or called), so it is refused unless the
+caller passes `trust_saved_model=True`. `load_keras_model` is the one loader of "a `.keras` file
+or a run folder" for every caller (inference, evaluation, warm start, the flip stage, export).
 """
 
+import dataclasses
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +38,17 @@ ALIGNED_SIZE = 112
 _SUPPORTED_INPUT_HW = {(112, 112), (112, 96)}
 DEFAULT_BATCH_SIZE = 64
 METADATA_FORMAT = "mobiface-metadata/1"
+# A .keras archive larger than this once expanded is refused before Keras reads it (MobileNetV1
+# with the fc head, the largest model here, is ~120 MB).
+MAX_KERAS_BYTES = 4 << 30
+# The most a stored .keras member may expand (Keras stores its members uncompressed).
+_MAX_EXPANSION = 64
+SAVED_MODEL_REFUSED = (
+    "is a TensorFlow SavedModel, which is not loaded: a SavedModel is a program whose TensorFlow "
+    "ops (file reads and writes included) run when it is loaded and called. Convert it to .keras "
+    "or .tflite, or, for a SavedModel you made yourself, pass --trust_saved_model "
+    "(trust_saved_model=True)"
+)
 
 
 def default_metadata(name, embedding_size, *, mean=127.5, std=128.0, inside_model=True,
@@ -147,8 +167,8 @@ class EmbeddingModel:
 
 
 def load_embedding_model(path, *, input_mean=None, input_std=None, normalization_inside=None,
-                         num_threads=None, batch_size=DEFAULT_BATCH_SIZE):
-    """Load a face embedding model from a `.keras` file, SavedModel folder, run folder or `.tflite`.
+                         num_threads=None, batch_size=DEFAULT_BATCH_SIZE, trust_saved_model=False):
+    """Load a face embedding model from a `.keras` file, run folder, `.tflite` or trusted SavedModel.
 
     Args:
         path: the file or folder.
@@ -157,12 +177,14 @@ def load_embedding_model(path, *, input_mean=None, input_std=None, normalization
         normalization_inside: True to feed raw 0..255 pixels (the model normalizes itself).
         num_threads: CPU threads for LiteRT (ignored by TensorFlow models).
         batch_size: images per forward pass (a fixed-batch `.tflite` uses its own batch).
+        trust_saved_model: also load a SavedModel folder (see the module docstring: a
+            SavedModel runs its own ops; without this it is refused).
 
     Returns:
         An `EmbeddingModel`.
 
     Raises:
-        ModelLoadError: missing or unreadable file, or not a face embedding model.
+        ModelLoadError: missing, unreadable or untrusted file, or not a face embedding model.
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -170,21 +192,23 @@ def load_embedding_model(path, *, input_mean=None, input_std=None, normalization
     overrides = dict(input_mean=input_mean, input_std=input_std,
                      normalization_inside=normalization_inside)
     if path.is_dir():
-        if (path / "saved_model.pb").exists():
+        if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+            if not trust_saved_model:
+                raise ModelLoadError(SAVED_MODEL_REFUSED, path)
             return _load_saved_model(path, batch_size=batch_size, **overrides)
         if (path / "checkpoints").is_dir():
             return _load_run_folder(path, batch_size=batch_size, **overrides)
         raise ModelLoadError(
-            "folder is neither a SavedModel (no saved_model.pb) nor a training run "
-            "(no checkpoints/)", path)
+            "folder is not a training run (no checkpoints/); a model is a run folder, a .keras "
+            "or a .tflite file", path)
     suffix = path.suffix.lower()
     if suffix == ".keras":
         return _load_keras(path, batch_size=batch_size, **overrides)
     if suffix == ".tflite":
         return _load_tflite(path, num_threads=num_threads, batch_size=batch_size, **overrides)
     raise ModelLoadError(
-        f"unknown model format {suffix or '(no suffix)'!r}; expected .keras, .tflite, a "
-        "SavedModel folder or a run folder", path)
+        f"unknown model format {suffix or '(no suffix)'!r}; expected a .keras or .tflite file or "
+        "a training run folder", path)
 
 
 def run_checkpoint(run_dir):
@@ -198,32 +222,128 @@ def run_checkpoint(run_dir):
                          "in its first evaluation interval?)", run_dir)
 
 
-def _load_run_folder(path, **kwargs):
-    checkpoint = run_checkpoint(path)
-    model = _load_keras(checkpoint, **kwargs)
-    config_path = path / "config.json"
-    if config_path.is_file():
-        try:
-            model.metadata["run_config"] = json.loads(config_path.read_text())
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(f"unreadable config.json: {error}", config_path) from error
-    model.metadata["checkpoint"] = str(checkpoint)
-    model.name = path.name
-    return model
+@dataclasses.dataclass
+class KerasModelFile:
+    """A Keras model read by `load_keras_model`.
+
+    Attributes:
+        model: the `keras.Model`.
+        path: the `.keras` file it was read from.
+        run_dir: the training run folder it stands for, or None for a bare `.keras` file.
+        run_config: that run's `config.json` as a dict, or None.
+    """
+
+    model: object
+    path: Path
+    run_dir: Path | None = None
+    run_config: dict | None = None
 
 
-def _load_keras(path, *, batch_size, input_mean, input_std, normalization_inside):
+def load_keras_model(path, what="Keras model"):
+    """The Keras model of a `.keras` file or of a training run folder (`run_checkpoint`).
+
+    The one loader of Keras files: the archive is checked first (a zip holding `config.json`,
+    sizes bounded before anything is decompressed), then read in Keras safe mode, so no Python
+    code stored in it runs. Errors say what is wrong with the file.
+
+    Args:
+        path: a `.keras` file or a run folder.
+        what: how error messages name the expected file ("FlippedMobiFace", ...).
+
+    Returns:
+        `KerasModelFile`.
+
+    Raises:
+        ModelLoadError: missing, not a `.keras` archive, unsafe, or unreadable.
+    """
     import keras
 
     # Importing the registry registers every custom layer ("mobiface>...") for deserialization.
     import mobiface_tf.models.registry  # noqa: F401
 
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"no such {what} (.keras file or training run folder)", path)
+    run_dir, run_config = None, None
+    if path.is_dir():
+        run_dir, path = path, run_checkpoint(path)
+        run_config = _read_run_config(run_dir)
+    elif path.suffix.lower() != ".keras":
+        raise ModelLoadError(f"expected a .keras file or a training run folder for the {what}", path)
+    _check_keras_archive(path)
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for corrupt or foreign files.
-        raise ModelLoadError(f"cannot read Keras model: {_one_line(error)}", path) from error
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for corrupt, foreign or unsafe files.
+        raise ModelLoadError(_keras_problem(error), path) from None
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"holds a {type(model).__name__}, not a Keras model", path)
+    return KerasModelFile(model, path, run_dir, run_config)
+
+
+def _check_keras_archive(path):
+    """Refuse what is not a `.keras` zip (or would expand without bound) before Keras opens it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if "config.json" not in members:
+                raise ModelLoadError(
+                    "not a Keras model archive: the zip has no config.json (a .keras file holds "
+                    "config.json, metadata.json and model.weights.h5)", path)
+            declared = sum(info.file_size for info in members.values())
+            limit = min(MAX_KERAS_BYTES, _MAX_EXPANSION * path.stat().st_size + (1 << 20))
+            if declared > limit:
+                raise ModelLoadError(f"its members declare {declared:,} bytes, more than a .keras file of this "
+                                     f"size may expand to ({limit:,}); not read", path)
+            config = archive.read("config.json")
+    except zipfile.BadZipFile as error:
+        raise ModelLoadError(f"not a Keras model archive: a .keras file is a zip archive, and this "
+                             f"one is not or is truncated ({_one_line(error)})", path) from None
+    except (OSError, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as error:
+        raise ModelLoadError(f"unreadable .keras archive ({_one_line(error)})", path) from None
+    try:
+        parsed = json.loads(config)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"config.json inside the .keras archive is not JSON ({_one_line(error)})",
+                             path) from None
+    if not isinstance(parsed, dict):
+        raise ModelLoadError("config.json inside the .keras archive is not a model configuration", path)
+
+
+def _keras_problem(error):
+    text = _one_line(error)
+    if "Lambda" in text and "arbitrary code" in text:
+        return ("holds a Lambda layer with Python code, which Keras safe mode never runs; rebuild "
+                "the model without Lambda layers")
+    if "Could not locate" in text or "Could not deserialize" in text:
+        return (f"uses a class that is neither Keras' nor one of this project's layers, so it is "
+                f"not built ({text})")
+    if "unsafe" in text.lower() or "safe_mode" in text:
+        return f"refused by Keras safe mode ({text})"
+    return f"cannot read Keras model ({type(error).__name__}: {text})"
+
+
+def _read_run_config(run_dir):
+    from mobiface_tf.train.config import read_config_json  # the one reader of config.json
+
+    try:
+        return read_config_json(run_dir)
+    except BadInputError as error:
+        raise ModelLoadError(str(error)) from None
+
+
+def _load_run_folder(path, **kwargs):
+    loaded = load_keras_model(path)
+    model = EmbeddingModel.from_keras(loaded.model, name=path.name, source=loaded.path, **kwargs)
+    if loaded.run_config is not None:
+        model.metadata["run_config"] = loaded.run_config
+    model.metadata["checkpoint"] = str(loaded.path)
+    return model
+
+
+def _load_keras(path, *, batch_size, input_mean, input_std, normalization_inside):
+    loaded = load_keras_model(path)
     return EmbeddingModel.from_keras(
-        model, name=path.stem, batch_size=batch_size, input_mean=input_mean,
+        loaded.model, name=path.stem, batch_size=batch_size, input_mean=input_mean,
         input_std=input_std, normalization_inside=normalization_inside, source=path)
 
 

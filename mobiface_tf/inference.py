@@ -116,11 +116,14 @@ class FaceEmbedder:
         num_threads: CPU threads for the LiteRT interpreter and for TensorFlow (detection and
             Keras models); None keeps the libraries' defaults.
         threshold: a cosine threshold overriding the model's own (its FAR is then unknown).
+        trust_saved_model: also accept a SavedModel folder as `model` (a SavedModel runs its
+            own TensorFlow ops; see `mobiface_tf.embedding`).
 
     Images may be paths, encoded bytes, NumPy arrays or PIL images; EXIF orientation is applied.
     """
 
-    def __init__(self, model=None, face_policy="largest", detector=None, num_threads=None, threshold=None):
+    def __init__(self, model=None, face_policy="largest", detector=None, num_threads=None, threshold=None,
+                 trust_saved_model=False):
         if face_policy not in FACE_POLICIES:
             raise BadInputError(f"face policy must be one of {FACE_POLICIES}, got {face_policy!r}")
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
@@ -133,7 +136,7 @@ class FaceEmbedder:
             _limit_tensorflow_threads(num_threads)
         self._detector = detector
         self._threshold_override = None if threshold is None else float(threshold)
-        self.model = _load_model(model, num_threads)
+        self.model = _load_model(model, num_threads, trust_saved_model)
 
     # -- model facts ---------------------------------------------------------------------
     @property
@@ -201,8 +204,12 @@ class FaceEmbedder:
                 faces.append(face)
                 index.append(i)
         start = time.perf_counter()
-        embeddings = l2_normalize(self.model.embed(np.stack(crops)))
+        raw = self.model.embed(np.stack(crops))
         timing["embed"] += _ms_since(start)
+        if not np.all(np.isfinite(raw)):
+            raise ModelLoadError("the model gave NaN or infinite embeddings: it is not usable",
+                                 path=self.model.source)
+        embeddings = l2_normalize(raw)
         return FaceEmbeddings(embeddings, faces, np.asarray(index, dtype=np.int64), timing)
 
     def embed_files(self, paths, progress=None):
@@ -264,7 +271,7 @@ class FaceEmbedder:
         similarity = float(similarities[i, j])
         timing = {stage: a.timing[stage] + b.timing[stage] for stage in STAGES}
         return VerifyResult(
-            verified=similarity >= cosine,
+            verified=bool(np.isfinite(similarity) and similarity >= cosine),
             similarity=similarity,
             threshold=cosine,
             far=far,
@@ -297,7 +304,7 @@ class FaceEmbedder:
         return pairs
 
 
-def _load_model(model, num_threads):
+def _load_model(model, num_threads, trust_saved_model=False):
     """An `EmbeddingModel` from what the caller passed (None: the bundled model)."""
     if isinstance(model, EmbeddingModel):
         return model
@@ -311,7 +318,7 @@ def _load_model(model, num_threads):
         model = BUNDLED_MODEL
     if not isinstance(model, (str, os.PathLike)):
         raise ModelLoadError(f"model must be a path or an EmbeddingModel, got a {type(model).__name__}")
-    return load_embedding_model(model, num_threads=num_threads)
+    return load_embedding_model(model, num_threads=num_threads, trust_saved_model=trust_saved_model)
 
 
 def _limit_tensorflow_threads(num_threads):

@@ -79,10 +79,12 @@ def test_run_folder_picks_best_then_final(tmp_path):
     assert loaded.metadata["run_config"] == {"model": "tiny"} and loaded.name == "run"
 
 
-def test_saved_model_folder(tmp_path):
+def test_saved_model_folder_only_when_trusted(tmp_path):
     model = _tiny()
     model.export(str(tmp_path / "sm"), verbose=False)
-    loaded = load_embedding_model(tmp_path / "sm")
+    with pytest.raises(ModelLoadError, match="SavedModel, which is not loaded.*--trust_saved_model"):
+        load_embedding_model(tmp_path / "sm")
+    loaded = load_embedding_model(tmp_path / "sm", trust_saved_model=True)
     faces = _faces(5)
     np.testing.assert_allclose(loaded.embed(faces), _reference(model, faces), rtol=1e-4,
                                atol=1e-5)
@@ -146,7 +148,7 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(ModelLoadError, match=r"junk\.tflite: cannot read TFLite"):
         load_embedding_model(junk)
     (tmp_path / "junk.keras").write_bytes(b"zip?")
-    with pytest.raises(ModelLoadError, match=r"junk\.keras: cannot read Keras"):
+    with pytest.raises(ModelLoadError, match=r"junk\.keras: not a Keras model archive: a \.keras file is a zip"):
         load_embedding_model(tmp_path / "junk.keras")
     # Not an embedding model: a 4-D feature map out, and a wrong input size.
     inputs = keras.Input((112, 112, 3))

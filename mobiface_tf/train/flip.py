@@ -303,20 +303,10 @@ def load_flipped_model(path):
     Raises ModelLoadError when there is no such file or it cannot be read, BadInputError when
     the model has no flip predictor.
     """
-    from mobiface_tf.embedding import run_checkpoint
-    from mobiface_tf.errors import ModelLoadError
-    from mobiface_tf.models import registry  # noqa: F401  (registers the custom layers)
+    from mobiface_tf.embedding import load_keras_model
     from mobiface_tf.models.flipped import backbone_model
 
-    path = Path(path)
-    if path.is_dir():
-        path = run_checkpoint(path)
-    if not path.is_file():
-        raise ModelLoadError("no such FlippedMobiFace .keras file or flip run folder", path)
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for corrupt or foreign files.
-        raise ModelLoadError(f"cannot read Keras model: {str(error).strip().splitlines()[0]}", path) from error
+    model = load_keras_model(path, what="FlippedMobiFace").model
     try:
         backbone_model(model)
     except ValueError as error:

@@ -26,9 +26,7 @@ def compare_runs(run_dirs):
 
     Accuracy is on the runs' validation folds (fold 10 by default): best and last validation.
     """
-    import keras
-
-    from mobiface_tf.models import registry  # noqa: F401  (registers FaceModel for loading)
+    from mobiface_tf.embedding import load_keras_model
 
     rows = ["| model | params | steps | batch | train time | last acc (step) | best acc | run |",
             "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -39,7 +37,7 @@ def compare_runs(run_dirs):
             continue
         last = records[-1]
         final = run_dir / "final.keras"
-        params = f"{keras.saving.load_model(final).count_params():,}" if final.exists() else "?"
+        params = f"{load_keras_model(final).model.count_params():,}" if final.exists() else "?"
         rows.append(
             f"| {config.model} | {params} | {last['step']} | {config.batch_size} | "
             f"{last.get('train_seconds', 0) / 60:.1f} min | {last['lfw_accuracy']:.4f} +- {last['lfw_accuracy_std']:.4f} "

@@ -182,7 +182,7 @@ def warm_start(state, source, say):
         ModelLoadError: `source` cannot be read.
         BadInputError: its weights do not fit this configuration's model.
     """
-    from mobiface_tf.embedding import run_checkpoint
+    from mobiface_tf.embedding import load_keras_model
 
     source = Path(source).expanduser()
     if not source.exists():
@@ -200,11 +200,8 @@ def warm_start(state, source, say):
             raise BadInputError(f"checkpoint does not fit this model ({reason})", latest) from None
         say(f"initialized {', '.join(items)} from {latest}")
         return
-    path = run_checkpoint(source) if source.is_dir() else source
-    try:
-        weights = keras.saving.load_model(path, compile=False).get_weights()
-    except Exception as error:  # Keras raises many types for unreadable archives
-        raise ModelLoadError(f"not a Keras model ({str(error).strip().splitlines()[0]})", path) from None
+    loaded = load_keras_model(source, what="model to start from (--init_from)")
+    path, weights = loaded.path, loaded.model.get_weights()
     expected = [w.shape for w in state.backbone.get_weights()]
     if [w.shape for w in weights] != expected:
         raise BadInputError(f"model does not fit this configuration's {state.backbone.name} "
