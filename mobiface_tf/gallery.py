@@ -1,23 +1,49 @@
-"""Gallery: named people's face embeddings, identification by cosine similarity, pickle-free files."""
+"""Gallery: named people's face embeddings, identification by cosine similarity, pickle-free files.
+
+A gallery file is an uncompressed `.npz` (a zip of `.npy` arrays) of plain numbers and strings,
+written atomically and durably with mode 0600 (`mobiface_tf.storage`). `Gallery.load` checks
+everything before trusting it: the zip directory (names, sizes: a bound read before anything is
+decompressed), each array's header (dtype, shape, no pickled objects) against its stored size,
+then the content (finite, non-zero embeddings, counts that agree, labels in range, names unique).
+"""
 
 import dataclasses
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from mobiface_tf.data.sources import list_identity_tree
+from mobiface_tf.data.sources import scan_identity_tree
 from mobiface_tf.embedding import l2_normalize
-from mobiface_tf.errors import BadInputError
+from mobiface_tf.errors import BadInputError, ImageReadError
+from mobiface_tf.storage import PRIVATE_MODE, atomic_write
 
 GALLERY_FORMAT = "mobiface-gallery/1"
 AGGREGATES = ("mean", "max")
 # Gallery rows per matrix product: 65,536 x 512 float32 is 128 MiB of embeddings touched per
 # chunk and a (probes x 65,536) score block, small enough for a phone-class machine.
 DEFAULT_CHUNK_ROWS = 65536
+# The most a gallery may expand to in memory (10M faces of 512 float32 are 20 GB): checked on
+# the sizes the zip directory declares, before anything is read.
+DEFAULT_MAX_BYTES = 8 << 30
+# Galleries are stored uncompressed; a file expanding to more than this many times its size
+# (plus a little for headers) is a decompression bomb, not a gallery.
+_MAX_EXPANSION = 64
 _ZIP_MAGIC = b"PK\x03\x04"
-_KEYS = ("format", "names", "labels", "embeddings", "sources", "model_name", "model_embedding_size", "model_hash")
+_LARGEST_EMBEDDING = 65536
+# Every array of a gallery file: name -> (dtype kinds allowed, number of dimensions).
+_ARRAYS = {
+    "format": ("U", 0),
+    "names": ("U", 1),
+    "labels": ("iu", 1),
+    "embeddings": ("f", 2),
+    "sources": ("U", 1),
+    "model_name": ("U", 0),
+    "model_embedding_size": ("iu", 0),
+    "model_hash": ("U", 0),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +92,7 @@ class Gallery:
         self.embedder = embedder
         self.model_identity = dict(model_identity)
         self.chunk_rows = chunk_rows
+        self.path = None  # the file it was loaded from, if any
         self.names = []
         self._label_of = {}
         self._parts = []  # (labels, embeddings, sources) appended by enroll, merged on demand
@@ -142,8 +169,8 @@ class Gallery:
     def enroll_tree(self, root, progress=None):
         """Enroll every identity of a folder tree `<root>/<name>/<image>`.
 
-        Files that cannot be read, hold no face, or (policy "single") several faces are skipped
-        and reported; the rest are enrolled.
+        Files that are not images, cannot be read, hold no face, or (policy "single") several
+        faces are skipped and reported; the rest are enrolled.
 
         Args:
             root: the tree's top folder.
@@ -156,8 +183,10 @@ class Gallery:
             DataNotFoundError: `root` is missing or holds no identity folder with images.
         """
         embedder = self._need_embedder("enroll a folder tree")
-        paths, labels, class_names = list_identity_tree(root)
+        tree = scan_identity_tree(root)
+        paths, labels, class_names = tree.paths, tree.labels, tree.class_names
         result, skipped = embedder.embed_files(paths, progress=progress)
+        skipped = [(path, ImageReadError(reason, path=path)) for path, reason in tree.skipped] + skipped
         # One face per file, as in `enroll`.
         first_rows = np.unique(result.image_index, return_index=True)[1]
         files = result.image_index[first_rows]
@@ -213,9 +242,13 @@ class Gallery:
         probes = np.asarray(probes, dtype=np.float32)
         if probes.ndim != 2 or probes.shape[1] != self.embedding_size:
             raise BadInputError(f"probe embeddings must have shape (P, {self.embedding_size}), got {probes.shape}")
+        if not np.all(np.isfinite(probes)):
+            raise BadInputError("probe embeddings contain NaN or infinity")
         if not self.names:
             raise BadInputError("the gallery is empty: enroll someone first")
         scores = self.identity_scores(probes, aggregate)
+        # A score that is not a number ranks last and can never pass a threshold.
+        scores = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float32, copy=False)
         k = min(int(top_k), scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         top_scores = np.take_along_axis(scores, top, axis=1)
@@ -266,9 +299,20 @@ class Gallery:
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path):
-        """Write the gallery as an uncompressed `.npz` of plain arrays (no pickled objects)."""
+        """Write the gallery as an uncompressed `.npz` of plain arrays (no pickled objects).
+
+        The file is replaced atomically and durably, with mode 0600 (`storage.atomic_write`):
+        a crash leaves the old file or the new one, never a mix. An empty gallery is never
+        written, so a failed enrollment cannot replace a file with nothing.
+
+        Raises:
+            BadInputError: the gallery holds no identity.
+            WriteError: the file cannot be written (what was there is kept).
+        """
         path = Path(path)
         labels, embeddings, sources = self._rows()
+        if not len(labels):
+            raise BadInputError("the gallery holds no face; an empty gallery is never written", path=path)
         arrays = {
             "format": np.array(GALLERY_FORMAT),
             "names": np.array(self.names, dtype=str).reshape(len(self.names)),
@@ -279,24 +323,25 @@ class Gallery:
             "model_embedding_size": np.array(self.embedding_size, np.int64),
             "model_hash": np.array(self.model_identity["hash"] or ""),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        with open(partial, "wb") as stream:  # a file object keeps numpy from appending ".npz"
+        with atomic_write(path, PRIVATE_MODE) as stream:  # a file object keeps numpy from appending ".npz"
             np.savez(stream, **arrays)
-        os.replace(partial, path)
         return path
 
     @classmethod
-    def load(cls, path, embedder=None, chunk_rows=DEFAULT_CHUNK_ROWS):
-        """Read a gallery written by `save`, without executing anything it contains.
+    def load(cls, path, embedder=None, chunk_rows=DEFAULT_CHUNK_ROWS, max_bytes=DEFAULT_MAX_BYTES):
+        """Read a gallery written by `save`, checking everything and executing nothing it contains.
 
         Args:
             path: the `.npz` file.
             embedder: the `FaceEmbedder` to use it with; its model must be the one the gallery
                 was enrolled with (same name, embedding size and, where both know it, hash).
+            max_bytes: the most the arrays may take in memory, checked on the sizes the zip
+                directory declares before anything is decompressed.
 
         Raises:
-            BadInputError: missing, not a gallery, pickled content, or made with another model.
+            BadInputError: one line naming the file and the problem: missing, not a gallery,
+                pickled content, too large, malformed or inconsistent arrays, non-finite
+                embeddings, or made with another model.
         """
         path = Path(path)
         if not path.is_file():
@@ -310,47 +355,26 @@ class Gallery:
                 + ("; it looks like a Python pickle, which is never loaded: it could run code" if looks_pickled else ""),
                 path=path,
             )
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                missing = [key for key in _KEYS if key not in stored.files]
-                if missing:
-                    raise BadInputError(f"not a mobiface gallery: no {missing} arrays", path=path)
-                arrays = {key: stored[key] for key in _KEYS}
-        except ValueError as error:
-            # numpy refuses object arrays (pickles) when allow_pickle=False; loading them could run code.
-            raise BadInputError(f"not a mobiface gallery: holds pickled objects, which are never loaded ({error})", path=path) from None
-        except zipfile.BadZipFile as error:
-            raise BadInputError(f"not a readable .npz gallery ({error})", path=path) from None
-        except (OSError, EOFError) as error:
-            raise BadInputError(f"not a readable .npz gallery ({error})", path=path) from None
-        if str(arrays["format"]) != GALLERY_FORMAT:
-            raise BadInputError(f"gallery format {str(arrays['format'])!r}, expected {GALLERY_FORMAT!r}", path=path)
-        identity = {
-            "name": str(arrays["model_name"]),
-            "embedding_size": int(arrays["model_embedding_size"]),
-            "hash": str(arrays["model_hash"]) or None,
-        }
-        embeddings, labels, names = arrays["embeddings"], arrays["labels"], arrays["names"]
-        if (
-            embeddings.ndim != 2
-            or embeddings.shape[1] != identity["embedding_size"]
-            or labels.shape != (len(embeddings),)
-            or arrays["sources"].shape != (len(embeddings),)
-            or (len(labels) and not 0 <= labels.min() <= labels.max() < len(names))
-        ):
-            raise BadInputError(
-                f"inconsistent gallery: embeddings {embeddings.shape}, labels {labels.shape}, "
-                f"{len(names)} names, embedding size {identity['embedding_size']}",
-                path=path,
-            )
-        if embedder is not None:
-            _check_same_model(identity, embedder.model_identity(), path)
+        arrays = _read_gallery_arrays(path, max_bytes)
+        identity, labels, embeddings, names, sources = _check_gallery(arrays, path)
         gallery = cls(model_identity=identity, chunk_rows=chunk_rows)
-        gallery.embedder = embedder
-        gallery.names = [str(n) for n in names]
-        gallery._label_of = {n: i for i, n in enumerate(gallery.names)}
-        gallery._parts = [(labels.astype(np.int64), embeddings.astype(np.float32), [str(s) for s in arrays["sources"]])]
+        gallery.path = path
+        if embedder is not None:
+            gallery.attach(embedder)
+        gallery.names = names
+        gallery._label_of = {n: i for i, n in enumerate(names)}
+        gallery._parts = [(labels, embeddings, sources)]
         return gallery
+
+    def attach(self, embedder):
+        """Use `embedder` to enroll and identify images; it must run the gallery's model.
+
+        Raises:
+            BadInputError: the embedder's model is not the one the gallery was enrolled with.
+        """
+        _check_same_model(self.model_identity, embedder.model_identity(), self.path or "this gallery")
+        self.embedder = embedder
+        return self
 
     # -- internals -----------------------------------------------------------------------
     def _rows(self):
@@ -399,3 +423,103 @@ def _check_name(name):
 
 def _source_label(source):
     return str(source) if isinstance(source, (str, os.PathLike)) else ""
+
+
+def _read_gallery_arrays(path, max_bytes):
+    """The arrays of a gallery `.npz`, each checked against `_ARRAYS` before its data is read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            wanted = {f"{key}.npy": key for key in _ARRAYS}
+            missing = sorted(key for name, key in wanted.items() if name not in members)
+            if missing:
+                raise BadInputError(f"not a mobiface gallery: no {missing} arrays", path=path)
+            unexpected = sorted(name for name in members if name not in wanted)
+            if unexpected:
+                raise BadInputError(f"not a mobiface gallery: unexpected entries {unexpected[:5]}", path=path)
+            declared = sum(info.file_size for info in members.values())
+            limit = min(int(max_bytes), _MAX_EXPANSION * path.stat().st_size + (1 << 20))
+            if declared > limit:
+                raise BadInputError(
+                    f"its arrays declare {declared:,} bytes, more than the {limit:,} a gallery of this "
+                    f"file's size may hold (max_bytes {int(max_bytes):,}); not read", path=path)
+            return {key: _read_npy(archive, members[name], key, path) for name, key in wanted.items()}
+    except BadInputError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+            OverflowError, KeyError) as error:
+        raise BadInputError(f"not a readable .npz gallery ({_one_line(error)})", path=path) from None
+
+
+def _read_npy(archive, info, key, path):
+    kinds, ndim = _ARRAYS[key]
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise BadInputError(f"array {key!r}: unsupported .npy version {version}", path=path)
+        if dtype.hasobject:
+            # numpy would unpickle these; unpickling can run code.
+            raise BadInputError(f"not a mobiface gallery: array {key!r} holds pickled objects, which are never "
+                                "loaded", path=path)
+        if dtype.kind not in kinds or dtype.fields is not None or len(shape) != ndim:
+            raise BadInputError(
+                f"array {key!r} is {dtype.str} with shape {shape}; expected {ndim}-D of kind {kinds!r}", path=path)
+        count = int(np.prod(shape, dtype=object))
+        size = count * dtype.itemsize
+        if size != info.file_size - member.tell():
+            raise BadInputError(f"array {key!r}: header says {size:,} bytes of data, the archive holds "
+                                f"{info.file_size - member.tell():,}", path=path)
+        data = member.read(size)
+        if len(data) != size:
+            raise BadInputError(f"array {key!r} is truncated", path=path)
+    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    return array.astype(dtype.newbyteorder("="))
+
+
+def _check_gallery(arrays, path):
+    """(model identity, labels, embeddings, names, sources) of checked arrays, else BadInputError."""
+
+    def refuse(problem):
+        raise BadInputError(f"inconsistent gallery: {problem}", path=path)
+
+    if str(arrays["format"]) != GALLERY_FORMAT:
+        raise BadInputError(f"gallery format {str(arrays['format'])!r}, expected {GALLERY_FORMAT!r}", path=path)
+    size = int(arrays["model_embedding_size"])
+    if not 1 <= size <= _LARGEST_EMBEDDING:
+        refuse(f"embedding size {size}")
+    embeddings, labels = arrays["embeddings"], arrays["labels"]
+    names = [str(name) for name in arrays["names"]]
+    sources = [str(source) for source in arrays["sources"]]
+    if embeddings.shape[1] != size:
+        refuse(f"embeddings {embeddings.shape} but embedding size {size}")
+    if not len(names) or not len(embeddings):
+        refuse("it holds no identity")
+    if labels.shape != (len(embeddings),) or len(sources) != len(embeddings):
+        refuse(f"{len(embeddings)} embeddings, {len(labels)} labels, {len(sources)} sources")
+    if labels.min() < 0 or labels.max() >= len(names):
+        refuse(f"labels in {labels.min()}..{labels.max()} for {len(names)} names")
+    if np.any(labels[1:] < labels[:-1]):
+        refuse("rows are not grouped by identity")
+    if len(np.unique(labels)) != len(names):
+        refuse(f"{len(names) - len(np.unique(labels))} names have no embedding")
+    if len(set(names)) != len(names) or not all(name.strip() for name in names):
+        refuse("identity names are empty or repeated")
+    embeddings = embeddings.astype(np.float32)
+    if not np.all(np.isfinite(embeddings)):
+        refuse(f"{int(np.sum(~np.all(np.isfinite(embeddings), axis=1)))} embeddings hold NaN or infinity")
+    norms = np.linalg.norm(embeddings, axis=1)
+    if np.any(norms == 0):
+        refuse("an embedding is all zeros")
+    if np.any(np.abs(norms - 1) > 1e-3):  # `save` stores unit rows; scores assume them
+        embeddings = l2_normalize(embeddings)
+    identity = {"name": str(arrays["model_name"]), "embedding_size": size, "hash": str(arrays["model_hash"]) or None}
+    return identity, labels.astype(np.int64), embeddings, names, sources
+
+
+def _one_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

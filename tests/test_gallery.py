@@ -1,5 +1,6 @@
 """Gallery: enrollment, chunked identification, pickle-free files bound to their model."""
 
+import os
 import pickle
 
 import numpy as np
@@ -193,3 +194,162 @@ def test_enroll_tree_and_identify_real_photos(embedder, lfw_dir, tmp_path):
     assert name == people[1] and similarity == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(DataNotFoundError):
         gallery.enroll_tree(tmp_path / "missing")
+
+
+# -- loading checks everything before trusting it --------------------------------------------------
+def _stored_arrays(tmp_path):
+    gallery, _ = _gallery(identities=3, per_identity=2)
+    path = gallery.save(tmp_path / "good.npz")
+    with np.load(path) as stored:
+        return {key: stored[key] for key in stored.files}
+
+
+def _set(key, value):
+    def mutate(arrays):
+        arrays[key] = value(arrays) if callable(value) else value
+    return mutate
+
+
+def _nan(arrays):
+    arrays["embeddings"] = arrays["embeddings"].copy()
+    arrays["embeddings"][1, 0] = np.nan
+
+
+def _zero_row(arrays):
+    arrays["embeddings"] = arrays["embeddings"].copy()
+    arrays["embeddings"][2] = 0
+
+
+_CRAFTED = [
+    ("nan_embedding", _nan, "hold NaN or infinity"),
+    ("inf_embedding", _set("embeddings", lambda a: np.where(a["embeddings"] > 0, np.inf, 0).astype(np.float32)),
+     "hold NaN or infinity"),
+    ("zero_embedding", _zero_row, "all zeros"),
+    ("scalar_as_vector", _set("model_embedding_size", np.array([D])), "'model_embedding_size' is <i8 with shape (1,)"),
+    ("string_embeddings", _set("embeddings", lambda a: a["embeddings"].astype(str)), "'embeddings' is <U"),
+    ("complex_embeddings", _set("embeddings", lambda a: a["embeddings"].astype(np.complex64)), "'embeddings' is <c8"),
+    ("float_labels", _set("labels", lambda a: a["labels"].astype(np.float32)), "'labels' is <f4"),
+    ("labels_out_of_range", _set("labels", np.array([0, 0, 1, 1, 2, 7])), "labels in 0..7 for 3 names"),
+    ("negative_label", _set("labels", np.array([-1, 0, 1, 1, 2, 2])), "labels in -1..2"),
+    ("ungrouped_labels", _set("labels", np.array([0, 1, 0, 1, 2, 2])), "not grouped"),
+    ("fewer_sources", _set("sources", lambda a: a["sources"][:-1]), "6 embeddings, 6 labels, 5 sources"),
+    ("fewer_labels", _set("labels", lambda a: a["labels"][:-1]), "6 embeddings, 5 labels"),
+    ("repeated_name", _set("names", np.array(["a", "a", "b"])), "empty or repeated"),
+    ("empty_name", _set("names", np.array(["a", " ", "b"])), "empty or repeated"),
+    ("name_without_faces", _set("names", np.array(["a", "b", "c", "d"])), "1 names have no embedding"),
+    ("size_disagrees", _set("model_embedding_size", np.array(D + 1)), f"embeddings (6, {D}) but embedding size {D + 1}"),
+    ("size_zero", _set("model_embedding_size", np.array(0)), "embedding size 0"),
+    ("other_format", _set("format", np.array("mobiface-gallery/9")), "gallery format 'mobiface-gallery/9'"),
+    ("no_rows", lambda a: a.update(embeddings=a["embeddings"][:0], labels=a["labels"][:0], sources=a["sources"][:0]),
+     "holds no identity"),
+    ("missing_array", lambda a: a.pop("sources"), "no ['sources'] arrays"),
+    ("extra_array", _set("payload", np.zeros(3)), "unexpected entries ['payload.npy']"),
+    ("object_names", _set("names", lambda a: a["names"].astype(object)), "holds pickled objects"),
+]
+
+
+@pytest.mark.parametrize("name, mutate, message", _CRAFTED, ids=[case[0] for case in _CRAFTED])
+def test_crafted_galleries_are_refused_in_one_line(tmp_path, name, mutate, message):
+    arrays = _stored_arrays(tmp_path)
+    mutate(arrays)
+    path = tmp_path / f"{name}.npz"
+    with open(path, "wb") as stream:
+        np.savez(stream, **arrays)
+    with pytest.raises(BadInputError) as caught:
+        Gallery.load(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+
+
+def test_big_endian_and_fortran_arrays_of_a_good_gallery_load(tmp_path):
+    arrays = _stored_arrays(tmp_path)
+    reference = Gallery.load(tmp_path / "good.npz")
+    arrays["embeddings"] = np.asfortranarray(arrays["embeddings"].astype(">f8"))
+    arrays["labels"] = arrays["labels"].astype(">u2")
+    with open(tmp_path / "other_layout.npz", "wb") as stream:
+        np.savez(stream, **arrays)
+    loaded = Gallery.load(tmp_path / "other_layout.npz")
+    np.testing.assert_allclose(loaded.embeddings, reference.embeddings, atol=1e-6)
+    assert loaded.labels.tolist() == reference.labels.tolist()
+
+
+def test_a_compressed_gallery_that_would_expand_without_bound_is_not_decompressed(tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    arrays = _stored_arrays(tmp_path)
+    # Like the reported case: a small file declaring a huge array of zeros (here 256 MiB from ~250 KB).
+    rows = (256 << 20) // (4 * D)
+    header = {"descr": "<f4", "fortran_order": False, "shape": (rows, D)}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            if key == "embeddings":
+                with archive.open("embeddings.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array_header_1_0(member, header)
+                    for _ in range(256):
+                        member.write(bytes(1 << 20))
+            else:
+                with archive.open(f"{key}.npy", "w") as member:
+                    np.lib.format.write_array(member, value)
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(BadInputError, match=r"declare 268,[\d,]+ bytes, more than the [\d,]+ a gallery of this file.s size may hold"):
+        Gallery.load(path)
+    good = tmp_path / "good.npz"
+    with pytest.raises(BadInputError, match="max_bytes 100"):
+        Gallery.load(good, max_bytes=100)
+
+
+def test_an_array_header_that_lies_about_its_size_is_refused(tmp_path):
+    import zipfile
+
+    arrays = _stored_arrays(tmp_path)
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w") as member:
+                if key == "embeddings":  # claims 10**9 rows, holds 6
+                    np.lib.format.write_array_header_1_0(
+                        member, {"descr": "<f4", "fortran_order": False, "shape": (10**9, D)})
+                    member.write(value.astype("<f4").tobytes())
+                else:
+                    np.lib.format.write_array(member, value)
+    with pytest.raises(BadInputError, match="'embeddings': header says 64,000,000,000 bytes"):
+        Gallery.load(path)
+
+
+def test_scores_that_are_not_numbers_never_identify_anyone():
+    from mobiface_tf.cli.mobiface import _identified
+
+    gallery, centres = _gallery(identities=2)
+    with pytest.raises(BadInputError, match="NaN or infinity"):
+        gallery.identify(np.full(D, np.nan))
+    threshold = (0.4, 1e-3, "model metadata")
+    assert _identified([("person_0", float("nan"))], threshold) is None
+    assert _identified([("person_0", 0.9)], threshold) == "person_0"
+    # A model that outputs NaN: its scores rank last and cannot pass a threshold.
+    labels, embeddings, sources = gallery._rows()
+    gallery._parts = [(labels, np.full_like(embeddings, np.nan), sources)]
+    gallery._merged = gallery._templates = None
+    labels, scores = gallery.search(centres[:1])
+    assert np.all(scores == -np.inf)
+
+
+def test_an_empty_gallery_is_never_written(tmp_path):
+    path = tmp_path / "g.npz"
+    gallery, _ = _gallery(identities=2)
+    gallery.save(path)
+    before = path.read_bytes()
+    with pytest.raises(BadInputError, match="empty gallery is never written"):
+        Gallery(model_identity=IDENTITY).save(path)
+    assert path.read_bytes() == before
+
+
+def test_galleries_are_private_files(tmp_path):
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        path = _gallery()[0].save(tmp_path / "g.npz")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -116,22 +116,34 @@ def test_embed_enroll_identify(tiny_model, lfw_dir, tmp_path):
         for number in (1, 2):
             (root / name / f"{name}_{number:04d}.jpg").write_bytes(_lfw(lfw_dir, name, number).read_bytes())
     (root / people[0] / "corrupt.jpg").write_bytes(b"GIF89a nonsense")
+    # Images count by content, as in verify and mobiface-align: a GIF, a TIFF, no extension.
+    Image.open(_lfw(lfw_dir, people[1], 3)).save(root / people[1] / "third.gif")
+    Image.open(_lfw(lfw_dir, people[1], 4)).save(root / people[1] / "fourth.tif")
+    Image.open(_lfw(lfw_dir, people[1], 5)).save(root / people[1] / "fifth", format="PNG")
+    (root / people[1] / "notes.txt").write_text("not a photo")
 
     out = tmp_path / "out" / "embeddings.npz"
-    result = mobiface("embed", root, "--out", out, "--model", tiny_model)
+    previous = os.umask(0o022)
+    try:
+        result = mobiface("embed", root, "--out", out, "--model", tiny_model)
+    finally:
+        os.umask(previous)
     assert result.returncode == 0, result.stderr
     assert "skipped: " in result.stderr and "corrupt.jpg" in result.stderr
-    assert "embedded 4 faces from 4 of 5 images" in result.stdout
+    assert "notes.txt: not an image file" in result.stderr
+    assert "embedded 7 faces from 7 of 7 images" in result.stdout and "skipped 2" in result.stdout
+    assert oct(out.stat().st_mode & 0o777) == oct(0o600)
     with np.load(out, allow_pickle=False) as stored:
-        assert stored["embeddings"].shape == (4, 32)
-        assert stored["boxes"].shape == (4, 4) and stored["landmarks5"].shape == (4, 5, 2)
-        assert [p.endswith("corrupt.jpg") for p in stored["skipped"]] == [True]
+        assert stored["embeddings"].shape == (7, 32)
+        assert stored["boxes"].shape == (7, 4) and stored["landmarks5"].shape == (7, 5, 2)
+        assert sorted(p.rsplit("/", 1)[1] for p in stored["skipped"]) == ["corrupt.jpg", "notes.txt"]
         np.testing.assert_allclose(np.linalg.norm(stored["embeddings"], axis=1), 1.0, rtol=1e-5)
 
     gallery = tmp_path / "gallery.npz"
     result = mobiface("enroll", root, "--gallery", gallery, "--model", tiny_model)
     assert result.returncode == 0, result.stderr
-    assert "enrolled 4 faces of 2 identities" in result.stdout and "skipped 1 files" in result.stdout
+    assert "enrolled 7 faces of 2 identities" in result.stdout and "skipped 2 files" in result.stdout
+    assert oct(gallery.stat().st_mode & 0o777) == oct(0o600)
 
     probe = root / people[1] / f"{people[1]}_0002.jpg"
     result = mobiface("identify", probe, "--gallery", gallery, "--model", tiny_model, "--aggregate", "max", "--top_k", 2, "--json")
@@ -154,3 +166,29 @@ def test_bundled_model_tells_same_from_different_people(lfw_dir):
     assert same["verified"] and not different["verified"]
     assert same["far"] == different["far"] == 0.001
     assert different["similarity"] < same["threshold"] <= same["similarity"]
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_enroll_never_replaces_or_shrinks_a_gallery_by_accident(tiny_model, lfw_dir, tmp_path):
+    people = tmp_path / "people"
+    for name in ("Abdullah_Gul", "Adrien_Brody"):
+        (people / name).mkdir(parents=True)
+        (people / name / "1.jpg").write_bytes(_lfw(lfw_dir, name).read_bytes())
+    nobody = tmp_path / "nobody"
+    (nobody / "Wall").mkdir(parents=True)
+    Image.fromarray(np.full((150, 150, 3), 128, np.uint8)).save(nobody / "Wall" / "wall.png")
+    gallery = tmp_path / "gallery.npz"
+    assert mobiface("enroll", people, "--gallery", gallery, "--model", tiny_model).returncode == 0
+    before = gallery.read_bytes()
+
+    # Refused before the model loads, each in one line; the gallery is untouched.
+    assert_one_line_error(mobiface("enroll", nobody, "--gallery", gallery, "--model", tiny_model), 2,
+                          "gallery exists", "--append", "--replace")
+    assert_one_line_error(mobiface("enroll", people, "--gallery", gallery, "--append", "--replace"), 2, "exclude")
+    assert_one_line_error(mobiface("enroll", people, "--gallery", tmp_path, "--model", tiny_model), 2, "is a folder")
+    # An enroll that finds no face writes nothing, even when told to replace.
+    result = mobiface("enroll", nobody, "--gallery", gallery, "--replace", "--model", tiny_model)
+    assert result.returncode == 1 and "enrolled nobody" in result.stdout and "unchanged" in result.stdout
+    assert gallery.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gallery.npz", "nobody", "people"]

@@ -42,12 +42,42 @@ def import_tensorflow():
     return tf
 
 
+# absl's help flags; asking for help is a success, whatever absl's exit status.
+_HELP_FLAGS = ("help", "helpshort", "helpfull", "helpxml", "?")
+
+
+def parse_flags(argv):
+    """absl's flag parsing with the project's exit codes: a flag error is one line and exit 2.
+
+    absl alone prints "FATAL Flags parsing error" plus a hint on two lines and exits 1, and
+    exits 1 after `--help`; here a bad flag is a usage error like any other (`BadInputError`,
+    exit 2) and help exits 0.
+    """
+    from absl import flags
+
+    from mobiface_tf.errors import BadInputError
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        message = " ".join(str(error).split())
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(BadInputError.exit_code)
+    except SystemExit as stop:
+        if stop.code == 1 and any(arg.lstrip("-").split("=")[0] in _HELP_FLAGS for arg in argv[1:]
+                                  if arg.startswith("-")):
+            sys.exit(0)
+        raise
+
+
 def run_main(main, *, preload_tensorflow=False):
     """Run an absl `main(argv)` so user errors print one line and exit non-zero.
 
-    A `MobiFaceError` becomes `error: <message>` on stderr with the error's exit code; Ctrl-C
-    exits 130. Anything else is a bug and keeps its traceback. `preload_tensorflow` imports
-    TensorFlow quietly first, for commands that need it anyway.
+    Exit codes (the README's table): 0 success; 1 nothing usable came out (a batch in which
+    every file failed); a `MobiFaceError`'s own code (2 usage, flag errors included, 3..9) with
+    `error: <message>` as the one line on stderr; 130 for Ctrl-C. Anything else is a bug and
+    keeps its traceback. `preload_tensorflow` imports TensorFlow quietly first, for commands
+    that need it anyway.
     """
     quiet_tensorflow()
     from absl import app
@@ -69,7 +99,7 @@ def run_main(main, *, preload_tensorflow=False):
             print("interrupted", file=sys.stderr)
             sys.exit(130)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=parse_flags)
 
 
 class Progress:

@@ -16,8 +16,12 @@ from pathlib import Path
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("model", None, "Model: .keras, .tflite, SavedModel folder or run "
-                          "folder. Repeat to compare several models on one plot.")
+flags.DEFINE_multi_string("model", None, "Model: .keras, .tflite or run folder (a SavedModel "
+                          "with --trust_saved_model). Repeat to compare several models on one plot.")
+flags.DEFINE_bool("trust_saved_model", False, "Also accept TensorFlow SavedModel folders as --model. Off by "
+                  "default because a SavedModel is a program: loading and calling it runs whatever "
+                  "TensorFlow ops it holds (reading and writing files included). Pass it only for "
+                  "SavedModels you made yourself.")
 flags.DEFINE_string("lfw_dir", None, "LFW folder (raw with images/ and pairs.txt, or aligned); "
                     "default <data>/lfw; empty string skips LFW.")
 flags.DEFINE_list("lfw_folds", None, "0-based LFW View 2 folds to use (default all ten).")
@@ -81,12 +85,21 @@ def _lfw_fold_people(folds):
     return {name for f in wanted for name, _ in people[f - 1]}
 
 
+def _warn(name, result):
+    """The warnings of a verification result (sets too small for their folds), once each, on stderr."""
+    seen = []
+    for key in ("no_flip", "flip_sum"):
+        for warning in result.get(key, {}).get("warnings", []):
+            if warning not in seen:
+                seen.append(warning)
+                _log(f"warning: {name}: {warning}")
+
+
 def _identification(model, fars):
     import numpy as np
 
     from mobiface_tf.data.images import load_rgb
-    from mobiface_tf.data.sources import IMAGE_EXTENSIONS, list_identity_tree
-    from mobiface_tf.errors import DataNotFoundError
+    from mobiface_tf.data.sources import list_identity_tree, list_image_files
     from mobiface_tf.eval.identification import (DEFAULT_IDENT_FARS, DistractorSet, held_out_split,
                                                  identification_metrics, split_gallery_probes)
     from mobiface_tf.eval.lfw import cache_dir
@@ -106,9 +119,11 @@ def _identification(model, fars):
     parts = []
     if FLAGS.distractors_dir and files is None:
         root = Path(FLAGS.distractors_dir)
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
-            raise DataNotFoundError("no distractor images found", root)
+        listing = list_image_files(root)
+        files = listing.paths
+        if listing.skipped:
+            _log(f"distractors: {len(listing.skipped)} files under {root} are not images and were skipped, "
+                 f"e.g. {listing.skipped[0][0]} ({listing.skipped[0][1]})")
         cache_name = root.name
     if files:
         key = model.fingerprint if FLAGS.cache else None
@@ -137,20 +152,25 @@ def _identification(model, fars):
 
 def main(argv):
     """Evaluate each --model and write the report and plots."""
-    del argv
     from mobiface_tf.embedding import load_embedding_model
     from mobiface_tf.errors import BadInputError
     from mobiface_tf.eval import report
     from mobiface_tf.eval.lfw import LfwBenchmark, evaluate_bin
     from mobiface_tf.paths import data_root, work_root
+    from mobiface_tf.storage import check_output_folder
 
+    if len(argv) > 1:
+        raise BadInputError(f"unexpected arguments {argv[1:]}; models are given with --model PATH")
     if not FLAGS.model:
         raise BadInputError("give at least one --model PATH")
+    if FLAGS.out:
+        check_output_folder(FLAGS.out, "--out folder")
     fars = _floats(FLAGS.far, "far")
     models = [load_embedding_model(path, input_mean=FLAGS.input_mean,
                                    input_std=FLAGS.input_std,
                                    normalization_inside=FLAGS.normalization_inside,
-                                   num_threads=FLAGS.num_threads, batch_size=FLAGS.batch_size)
+                                   num_threads=FLAGS.num_threads, batch_size=FLAGS.batch_size,
+                                   trust_saved_model=FLAGS.trust_saved_model)
               for path in FLAGS.model]
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     label = models[0].name if len(models) == 1 else "compare"
@@ -182,11 +202,13 @@ def main(argv):
                                f"{100 * entry['lfw'][key]['accuracy_mean']:.2f}%"] = (
                         roc["fpr"], roc["tpr"])
             print(report.summary_line(f"{model.name} LFW", entry["lfw"]), flush=True)
+            _warn(f"{model.name} LFW", entry["lfw"])
         for bin_path in FLAGS.bin:
             result = evaluate_bin(bin_path, model, flip=FLAGS.flip, fars=fars,
                                   use_cache=FLAGS.cache)
             entry.setdefault("bins", {})[Path(bin_path).stem] = result
             print(report.summary_line(f"{model.name} {Path(bin_path).stem}", result), flush=True)
+            _warn(f"{model.name} {Path(bin_path).stem}", result)
         if FLAGS.ident_dir:
             result = _identification(model, fars)
             entry["identification"] = result

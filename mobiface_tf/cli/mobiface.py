@@ -2,18 +2,18 @@
 
     mobiface verify A.jpg B.jpg [--json] [--model M] [--face largest|all|error] [--threshold T]
     mobiface embed DIR --out embeddings.npz [--face ...]
-    mobiface enroll DIR --gallery gallery.npz [--append]
+    mobiface enroll DIR --gallery gallery.npz [--append | --replace]
     mobiface identify PHOTO --gallery gallery.npz [--top_k 5] [--json]
 
 The model is the bundled one unless `--model` names a run folder, a `.keras` or a `.tflite`.
-`verify` exits 0 whether the faces match or not (the answer is printed); errors exit with their
-own codes: 2 bad argument, 3 unreadable image, 4 no face, 5 several faces under `--face error`,
-6 unusable model, each with one line on stderr. `embed` and `enroll` skip and report files that
-fail and exit 1 only when no file gave a face.
+`verify` exits 0 whether the faces match or not (the answer is printed); errors exit with the
+codes of the README's table (2 bad argument, 3 unreadable image, 4 no face, 5 several faces
+under `--face error`, 6 unusable model, 9 output not written), each with one line on stderr.
+`embed` and `enroll` skip and report files that fail and exit 1 only when no file gave a face;
+then nothing is written. `enroll` never shrinks an existing gallery unless told `--replace`.
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,6 +23,13 @@ from mobiface_tf.cli.common import Progress, native_stderr_silenced, run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, .keras or .tflite; default: the bundled model.")
+flags.DEFINE_bool(
+    "trust_saved_model",
+    False,
+    "Also accept a TensorFlow SavedModel folder as --model. Off by default because a SavedModel "
+    "is a program: loading and calling it runs whatever TensorFlow ops it holds (reading and "
+    "writing files included). Pass it only for a SavedModel you made yourself.",
+)
 flags.DEFINE_enum(
     "face",
     "largest",
@@ -36,7 +43,8 @@ flags.DEFINE_bool("aligned", False, "Inputs are already aligned 112x112 crops: s
 flags.DEFINE_integer("num_threads", None, "CPU threads for the model and the detector (default: the libraries').")
 flags.DEFINE_string("out", None, "embed: the .npz to write (embeddings, paths, boxes, landmarks).")
 flags.DEFINE_string("gallery", None, "enroll / identify: the gallery .npz.")
-flags.DEFINE_bool("append", False, "enroll: add to an existing gallery instead of replacing it.")
+flags.DEFINE_bool("append", False, "enroll: add to an existing gallery.")
+flags.DEFINE_bool("replace", False, "enroll: replace an existing gallery by the people of DIR (its other people are lost).")
 flags.DEFINE_integer("top_k", 5, "identify: how many identities to list.")
 flags.DEFINE_enum("aggregate", "mean", ["mean", "max"], "identify: score an identity by its mean template or its closest face.")
 
@@ -88,20 +96,27 @@ def embed(operands):
 
     from mobiface_tf.errors import BadInputError
 
+    from mobiface_tf.data.sources import list_image_files
+    from mobiface_tf.storage import PRIVATE_MODE, atomic_write, check_output_file
+
     (folder,) = _operands(operands, 1, "embed DIR --out embeddings.npz")
     if not FLAGS.out:
         raise BadInputError("embed needs --out FILE.npz")
-    paths = _list_images(folder)
+    out = check_output_file(FLAGS.out, "--out file")
+    listing = list_image_files(folder)
+    paths = listing.paths
     embedder = _embedder()
     progress = Progress("images")
     result, skipped = embedder.embed_files(paths, progress=progress)
     progress.close()
+    skipped = [(path, f"{path}: {reason}") for path, reason in listing.skipped] + skipped
     _report_skipped(skipped)
+    if not len(result):
+        print(f"no face found in any of {len(paths)} images; nothing written to {out}")
+        return 1
     faces = result.faces
     identity = embedder.model_identity()
-    out = Path(FLAGS.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as stream:  # a file object keeps numpy from appending ".npz"
+    with atomic_write(out, PRIVATE_MODE) as stream:  # a file object keeps numpy from appending ".npz"
         np.savez(
             stream,
             embeddings=result.embeddings,
@@ -117,35 +132,66 @@ def embed(operands):
         )
     files_ok = len(set(result.image_index.tolist()))
     print(f"embedded {len(result)} faces from {files_ok} of {len(paths)} images into {out}; skipped {len(skipped)}")
-    return 0 if len(result) else 1
+    return 0
 
 
 def enroll(operands):
-    """`mobiface enroll DIR --gallery FILE.npz`: one identity per sub-folder of DIR."""
+    """`mobiface enroll DIR --gallery FILE.npz`: one identity per sub-folder of DIR.
+
+    The gallery's folder is locked from reading the old gallery to writing the new one, so a
+    second enroll into it waits; the file is replaced atomically. An enroll that finds no face
+    writes nothing, and an existing gallery is only added to (`--append`) or, when asked,
+    replaced (`--replace`).
+    """
+    from mobiface_tf.errors import BadInputError
     from mobiface_tf.gallery import Gallery
+    from mobiface_tf.storage import check_output_file, exclusive
 
     (folder,) = _operands(operands, 1, "enroll DIR --gallery gallery.npz")
-    gallery_path = _gallery_flag()
+    gallery_path = check_output_file(_gallery_flag(), "--gallery file")
+    if FLAGS.append and FLAGS.replace:
+        raise BadInputError("--append and --replace exclude each other")
+    _refuse_to_replace(gallery_path)  # before the model loads: fail in a fraction of a second
     embedder = _embedder()
-    if FLAGS.append and gallery_path.exists():
-        gallery = Gallery.load(gallery_path, embedder=embedder)
-    else:
-        gallery = Gallery(embedder)
-    before = len(gallery.names)
-    progress = Progress("images")
-    report = gallery.enroll_tree(folder, progress=progress)
-    progress.close()
-    _report_skipped(report.skipped)
-    for name in report.empty:
-        print(f"not enrolled: {name} (no usable face in its folder)", file=sys.stderr)
-    gallery.save(gallery_path)
-    faces = sum(report.enrolled.values())
+
+    def waiting():
+        print(f"waiting for another process writing in {gallery_path.parent} ...", file=sys.stderr, flush=True)
+
+    with exclusive(gallery_path, on_wait=waiting):
+        _refuse_to_replace(gallery_path)  # again: another enroll may have created it meanwhile
+        if FLAGS.append and gallery_path.exists():
+            gallery = Gallery.load(gallery_path, embedder=embedder)
+        else:
+            gallery = Gallery(embedder)
+        before = (len(gallery.names), len(gallery))
+        progress = Progress("images")
+        report = gallery.enroll_tree(folder, progress=progress)
+        progress.close()
+        _report_skipped(report.skipped)
+        for name in report.empty:
+            print(f"not enrolled: {name} (no usable face in its folder)", file=sys.stderr)
+        faces = sum(report.enrolled.values())
+        if not faces:
+            kept = f"{gallery_path} is unchanged" if gallery_path.exists() else "no gallery written"
+            print(f"enrolled nobody: no usable face under {folder}; {kept}; skipped {len(report.skipped)} files")
+            return 1
+        gallery.save(gallery_path)
     print(
         f"enrolled {faces} faces of {len(report.enrolled)} identities into {gallery_path} "
-        f"({len(gallery.names)} identities, {len(gallery)} faces in all; {before} before); "
+        f"({len(gallery.names)} identities, {len(gallery)} faces in all; {before[0]} before); "
         f"skipped {len(report.skipped)} files"
     )
-    return 0 if faces else 1
+    return 0
+
+
+def _refuse_to_replace(gallery_path):
+    from mobiface_tf.errors import BadInputError
+
+    if gallery_path.exists() and not (FLAGS.append or FLAGS.replace):
+        raise BadInputError(
+            "gallery exists; pass --append to add these people to it or --replace to overwrite it",
+            path=gallery_path,
+        )
 
 
 def identify(operands):
@@ -155,8 +201,9 @@ def identify(operands):
     (photo,) = _operands(operands, 1, "identify PHOTO --gallery gallery.npz")
     gallery_path = _gallery_flag()
     _check_readable(photo)
+    gallery = Gallery.load(gallery_path)  # a bad gallery fails before the model loads
     embedder = _embedder()
-    gallery = Gallery.load(gallery_path, embedder=embedder)
+    gallery.attach(embedder)
     found = embedder.embed(photo, aligned=FLAGS.aligned)
     threshold = embedder.threshold
     records = []
@@ -205,6 +252,7 @@ def _embedder():
             face_policy=_POLICY[FLAGS.face],
             num_threads=FLAGS.num_threads,
             threshold=FLAGS.threshold,
+            trust_saved_model=FLAGS.trust_saved_model,
         )
         # The detector imports TensorFlow later; start it here, where its start-up lines are
         # silenced, and probe the (absent) GPU, which logs too.
@@ -223,11 +271,11 @@ def _operands(operands, count, usage):
 
 
 def _check_readable(*paths):
-    """Read each image once before TensorFlow starts, so a bad file fails in a fraction of a second."""
-    from mobiface_tf.data.images import load_rgb
+    """Decode each image once (cheaply) before TensorFlow starts, so a bad file fails in a fraction of a second."""
+    from mobiface_tf.data.images import verify_image
 
     for path in paths:
-        load_rgb(path)
+        verify_image(path)
 
 
 def _gallery_flag():
@@ -238,32 +286,14 @@ def _gallery_flag():
     return Path(FLAGS.gallery)
 
 
-def _list_images(folder):
-    """Image files under `folder`, recursively, sorted; hidden entries skipped."""
-    from mobiface_tf.data.sources import IMAGE_EXTENSIONS
-    from mobiface_tf.errors import DataNotFoundError
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise DataNotFoundError("no such folder", path=root)
-    found = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found.extend(
-            os.path.join(directory, f) for f in sorted(files) if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
-        )
-    if not found:
-        raise DataNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under this folder", path=root)
-    return found
-
-
 def _report_skipped(skipped):
     for _, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
 
 
 def _identified(matches, threshold):
-    if threshold is None or not matches or matches[0][1] < threshold[0]:
+    # `not >=` rather than `<`: a NaN similarity must never identify anyone.
+    if threshold is None or not matches or not matches[0][1] >= threshold[0]:
         return None
     return matches[0][0]
 

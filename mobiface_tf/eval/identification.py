@@ -21,6 +21,7 @@ import numpy as np
 from mobiface_tf.errors import BadInputError
 from mobiface_tf.embedding import l2_normalize
 from mobiface_tf.eval.verification import threshold_at_far
+from mobiface_tf.storage import PRIVATE_MODE, atomic_path, atomic_write_bytes
 
 DEFAULT_SIZES = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
 DEFAULT_IDENT_FARS = (1e-6, 1e-5, 1e-4, 1e-3)
@@ -165,7 +166,8 @@ def _top_k(values, k):
 class DistractorSet:
     """Distractor embeddings stored on disk as an L2-normalized float16 `.npy` (read as memmap).
 
-    float16 halves the file (1M x 512 = 1 GB) and cosine scores move by < 1e-3. A JSON file
+    float16 halves the file (1M x 512 = 1 GB) and cosine scores move by < 1e-3; the file is
+    private (mode 0600) like every file of embeddings. A JSON file
     beside it (`<file>.json`) records what made it, so a cache is reused only for the same
     model and source.
 
@@ -185,14 +187,13 @@ class DistractorSet:
     @classmethod
     def _create(cls, path, count, dim, fill, info):
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npy")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(count, dim))
-        fill(out)
-        out.flush()
-        del out
-        tmp.replace(path)
-        path.with_suffix(".json").write_text(json.dumps(info, indent=1))
+        # Embeddings: a private file (0600), complete before it takes the name (storage.atomic_path).
+        with atomic_path(path, PRIVATE_MODE) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(count, dim))
+            fill(out)
+            out.flush()
+            del out
+        atomic_write_bytes(path.with_suffix(".json"), json.dumps(info, indent=1).encode(), PRIVATE_MODE)
         return cls(path)
 
     @classmethod

@@ -5,7 +5,8 @@ MTCNN, or read from an already aligned tree), caches the crops in
 `work_root()/cache/lfw_aligned_<method>.npz`, and `.evaluate(embed_fn)` scores any embedding
 function on them. The trainer calls it each epoch on a subset of folds; `mobiface-eval` on all
 ten, caching each model's embeddings under `work_root()/cache/embeddings/` keyed by a hash of
-the model file, so re-running a model or evaluating a new one never redoes alignment.
+the model file, so re-running a model or evaluating a new one never redoes alignment. The caches
+hold faces and embeddings, so they are written with mode 0600, atomically.
 """
 
 import hashlib
@@ -16,6 +17,7 @@ import numpy as np
 
 from mobiface_tf.errors import BadInputError, DataNotFoundError, NoFaceError
 from mobiface_tf.eval.verification import DEFAULT_FARS, pair_verification
+from mobiface_tf.storage import PRIVATE_MODE, atomic_write
 
 ALIGN_METHODS = ("auto", "landmarks", "mtcnn", "aligned")
 LANDMARKS_FILE = "landmarks_5pt.txt"
@@ -148,11 +150,10 @@ def cached_aligned_faces(images_dir, relpaths, method, *, landmarks_file=None, c
         known_faces = np.concatenate([known_faces, new_faces])
         failures += new_failures
         index = {p: i for i, p in enumerate(known_paths)}
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_name(cache_path.name + ".tmp.npz")
-        np.savez(tmp, faces=known_faces, relpaths=np.asarray(known_paths),
-                 images_dir=np.asarray(str(images_dir)), failures=np.asarray(failures, dtype=str))
-        tmp.replace(cache_path)
+        # Aligned faces: a private file, replaced atomically (storage.atomic_write).
+        with atomic_write(cache_path, PRIVATE_MODE) as stream:
+            np.savez(stream, faces=known_faces, relpaths=np.asarray(known_paths),
+                     images_dir=np.asarray(str(images_dir)), failures=np.asarray(failures, dtype=str))
     rows = np.asarray([index[r] for r in relpaths], dtype=np.int64)
     wanted = set(relpaths)
     return known_faces[rows], [f for f in failures if f in wanted]
@@ -247,10 +248,8 @@ def _evaluate_with_embedding_cache(evaluate, path):
     result["embedding_cache"] = {"path": None if path is None else str(path),
                                  "reused": sorted(before)}
     if path is not None and set(embeddings) != before:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **embeddings)
-        tmp.replace(path)
+        with atomic_write(path, PRIVATE_MODE) as stream:  # embeddings: a private file
+            np.savez(stream, **embeddings)
     return result
 
 
