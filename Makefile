@@ -136,8 +136,9 @@ bench: install
 .PHONY: eval eval-reference eval-ident bench-ident bench-enroll
 
 # LFW 10-fold (with and without flip TTA), TAR@FAR, ROC plot for any model: a run folder,
-# .keras, SavedModel or .tflite. `make eval EVAL_MODEL=model.tflite EVAL_ARGS="--input_mean
-# 127.5 --input_std 128"`; report.json and roc.png go to $(MOBIFACE_WORK)/eval/<model>_<time>.
+# .keras or .tflite (a SavedModel only with EVAL_ARGS=--trust_saved_model). `make eval
+# EVAL_MODEL=model.tflite EVAL_ARGS="--input_mean 127.5 --input_std 128"`; report.json and
+# roc.png go to $(MOBIFACE_WORK)/eval/<model>_<time>.
 EVAL_MODEL ?= $(RUN)
 EVAL_ARGS  ?=
 eval: install

@@ -23,6 +23,7 @@ or a run folder" for every caller (inference, evaluation, warm start, the flip s
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -41,6 +42,8 @@ METADATA_FORMAT = "mobiface-metadata/1"
 # A .keras archive larger than this once expanded is refused before Keras reads it (MobileNetV1
 # with the fc head, the largest model here, is ~120 MB).
 MAX_KERAS_BYTES = 4 << 30
+# A model's metadata JSON is a few hundred bytes; anything near this is not one.
+_MAX_METADATA_BYTES = 1 << 20
 # The most a stored .keras member may expand (Keras stores its members uncompressed).
 _MAX_EXPANSION = 64
 SAVED_MODEL_REFUSED = (
@@ -453,13 +456,16 @@ def _load_tflite(path, *, num_threads, batch_size, input_mean, input_std, normal
         return np.clip(np.round(x / in_scale + in_zero), info.min, info.max).astype(input_dtype)
 
     def run_one(x):
-        if len(x) != state["batch"]:
-            interpreter.resize_tensor_input(input_index, [len(x), *signature[1:]], strict=True)
-            interpreter.allocate_tensors()
-            state["batch"] = len(x)
-        interpreter.set_tensor(input_index, quantize(x))
-        interpreter.invoke()
-        y = interpreter.get_tensor(output_index)
+        try:
+            if len(x) != state["batch"]:
+                interpreter.resize_tensor_input(input_index, [len(x), *signature[1:]], strict=True)
+                interpreter.allocate_tensors()
+                state["batch"] = len(x)
+            interpreter.set_tensor(input_index, quantize(x))
+            interpreter.invoke()
+            y = interpreter.get_tensor(output_index)
+        except (RuntimeError, ValueError) as error:  # LiteRT's errors for a graph it cannot run
+            raise ModelLoadError(f"the TFLite model does not run: {_one_line(error)}", path) from None
         if out_scale:
             y = (y.astype(np.float32) - out_zero) * out_scale
         return np.array(y, dtype=np.float32)
@@ -470,7 +476,10 @@ def _load_tflite(path, *, num_threads, batch_size, input_mean, input_std, normal
         return np.concatenate([run_one(batch[i:i + fixed_batch])
                                for i in range(0, len(batch), fixed_batch)])
 
-    interpreter.allocate_tensors()
+    try:
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as error:
+        raise ModelLoadError(f"the TFLite model does not run: {_one_line(error)}", path) from None
     if fixed_batch is not None:
         # Chunks are a multiple of the fixed batch so only the very last one is padded.
         batch_size = max(fixed_batch, batch_size // fixed_batch * fixed_batch)
@@ -478,6 +487,8 @@ def _load_tflite(path, *, num_threads, batch_size, input_mean, input_std, normal
                            metadata=metadata, input_hw=(height, width), batch_size=batch_size,
                            source=path, normalization=normalization, pad_to=fixed_batch)
     model.interpreter = interpreter
+    # One forward pass now, so a file LiteRT can parse but not run fails here, in one line.
+    model.embed(np.zeros((1, ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8))
     return model
 
 
@@ -492,13 +503,56 @@ def _read_metadata(path):
     meta_path = metadata_path(path)
     if not meta_path.is_file():
         return None
+    if meta_path.stat().st_size > _MAX_METADATA_BYTES:
+        raise ModelLoadError(f"metadata JSON of {meta_path.stat().st_size:,} bytes is not a model's "
+                             f"metadata (at most {_MAX_METADATA_BYTES:,})", meta_path)
     try:
-        metadata = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"unreadable metadata JSON: {error}", meta_path) from error
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("input"), dict):
-        raise ModelLoadError("metadata JSON has no 'input' object", meta_path)
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: absurdly nested JSON
+        raise ModelLoadError(f"unreadable metadata JSON: {_one_line(error)}", meta_path) from None
+    _check_metadata(metadata, meta_path)
     return metadata
+
+
+def _check_metadata(metadata, meta_path):
+    """Refuse metadata whose fields the loader and `FaceEmbedder` use are of the wrong kind."""
+
+    def refuse(problem):
+        raise ModelLoadError(f"metadata JSON: {problem}", meta_path)
+
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("input"), dict):
+        refuse("no 'input' object")
+    normalization = metadata["input"].get("normalization")
+    if normalization is not None:
+        if not isinstance(normalization, dict):
+            refuse(f"input.normalization is {type(normalization).__name__}, expected an object")
+        if not isinstance(normalization.get("inside_model", False), bool):
+            refuse("input.normalization.inside_model is not true or false")
+        for key in ("mean", "std"):
+            if key in normalization and not number(normalization[key]):
+                refuse(f"input.normalization.{key} is {normalization[key]!r}, expected a number")
+        if "std" in normalization and not normalization["std"] > 0:
+            refuse(f"input.normalization.std is {normalization['std']!r}, expected a positive number")
+    size = metadata.get("embedding_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        refuse(f"embedding_size is {size!r}, expected a positive integer")
+    for key in ("model", "precision"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            refuse(f"{key} is {metadata[key]!r}, expected a string")
+    threshold = metadata.get("threshold")
+    if threshold is not None:
+        if not isinstance(threshold, dict):
+            refuse(f"threshold is {type(threshold).__name__}, expected an object or null")
+        cosine, far = threshold.get("cosine"), threshold.get("far")
+        if cosine is not None and not (number(cosine) and -1 <= cosine <= 1):
+            refuse(f"threshold.cosine is {cosine!r}, expected a number in -1..1")
+        if far is not None and not (number(far) and 0 <= far <= 1):
+            refuse(f"threshold.far is {far!r}, expected a number in 0..1")
+        if threshold.get("source") is not None and not isinstance(threshold["source"], str):
+            refuse("threshold.source is not a string")
 
 
 def _resolve_normalization(metadata, mean, std, inside, label, *, default_inside):

@@ -130,9 +130,12 @@ def load_verification_bin(path, image_size=112):
             content = SafeBinUnpickler(handle, encoding="bytes").load()
         except _RefusedGlobal as error:
             raise BadInputError(f"unsafe pickle: {error}", path=path) from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                IndexError, KeyError, MemoryError, UnicodeDecodeError) as error:
-            raise BadInputError(f"not a verification .bin pickle ({type(error).__name__}: {error})",
+        except Exception as error:  # noqa: BLE001
+            # Every global was refused above, so what remains is a malformed pickle; the pickle
+            # machinery reports those with a long tail of types (OverflowError for a huge FRAME,
+            # RecursionError, struct.error, ...), each a bad file, none a bug here.
+            first = (str(error).strip().splitlines() or [""])[0]
+            raise BadInputError(f"not a verification .bin pickle ({type(error).__name__}: {first})",
                                 path=path) from None
     if not isinstance(content, (tuple, list)) or len(content) != 2:
         raise BadInputError("expected a pickled pair (bins, issame_list)", path=path)
