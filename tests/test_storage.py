@@ -203,3 +203,23 @@ def test_kill_9_at_any_moment_leaves_a_loadable_gallery_with_nobody_lost(tmp_pat
     gallery.save(path)
     assert storage.temporaries_of(path) == []
     assert sorted(os.listdir(tmp_path)) == ["gallery.npz"]
+
+
+def test_evaluation_caches_of_faces_and_embeddings_are_private(tmp_path, open_umask):
+    from PIL import Image
+
+    from mobiface_tf.eval.identification import DistractorSet
+    from mobiface_tf.eval.lfw import _evaluate_with_embedding_cache, cached_aligned_faces
+
+    images = tmp_path / "images" / "Someone"
+    images.mkdir(parents=True)
+    Image.fromarray(np.zeros((112, 112, 3), np.uint8)).save(images / "Someone_0001.jpg")
+    faces_cache = tmp_path / "cache" / "lfw_aligned_aligned.npz"
+    cached_aligned_faces(tmp_path / "images", ["Someone/Someone_0001.jpg"], "aligned", cache_path=faces_cache)
+    embeddings_cache = tmp_path / "cache" / "embeddings" / "lfw.npz"
+    _evaluate_with_embedding_cache(lambda cache: cache.update(plain=np.ones((1, 8), np.float32)) or {},
+                                   embeddings_cache)
+    distractors = DistractorSet.synthetic(tmp_path / "cache" / "distractors" / "synthetic.npy", 16, 8)
+    for path in (faces_cache, embeddings_cache, distractors.path, distractors.path.with_suffix(".json")):
+        assert _mode(path) == 0o600, path
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
