@@ -94,9 +94,8 @@ def embed(operands):
     """`mobiface embed DIR --out FILE.npz`: every face of every image under DIR."""
     import numpy as np
 
-    from mobiface_tf.errors import BadInputError
-
     from mobiface_tf.data.sources import list_image_files
+    from mobiface_tf.errors import BadInputError
     from mobiface_tf.storage import PRIVATE_MODE, atomic_write, check_output_file
 
     (folder,) = _operands(operands, 1, "embed DIR --out embeddings.npz")
@@ -163,7 +162,7 @@ def enroll(operands):
             gallery = Gallery.load(gallery_path, embedder=embedder)
         else:
             gallery = Gallery(embedder)
-        before = (len(gallery.names), len(gallery))
+        before = len(gallery.names)
         progress = Progress("images")
         report = gallery.enroll_tree(folder, progress=progress)
         progress.close()
@@ -178,7 +177,7 @@ def enroll(operands):
         gallery.save(gallery_path)
     print(
         f"enrolled {faces} faces of {len(report.enrolled)} identities into {gallery_path} "
-        f"({len(gallery.names)} identities, {len(gallery)} faces in all; {before[0]} before); "
+        f"({len(gallery.names)} identities, {len(gallery)} faces in all; {before} before); "
         f"skipped {len(report.skipped)} files"
     )
     return 0
