@@ -66,7 +66,7 @@ def main():
     from mobiface_tf import paths
     from mobiface_tf.data.align import align_face
     from mobiface_tf.data.detect import FaceDetector, select_faces
-    from mobiface_tf.data.images import READABLE_EXTENSIONS, load_rgb
+    from mobiface_tf.data.images import load_rgb
     from mobiface_tf.data.sources import list_identity_tree, read_landmarks
     from mobiface_tf.errors import NoFaceError
 
@@ -82,7 +82,7 @@ def main():
     detector.detect(np.zeros((64, 64, 3), np.uint8))  # build MTCNN outside the timings
 
     # MTCNN alignment throughput on in-the-wild CelebA photos (read + detect + align, no write).
-    celeba_paths, _, _ = list_identity_tree(celeba_dir / "images", extensions=READABLE_EXTENSIONS)
+    celeba_paths, _, _ = list_identity_tree(celeba_dir / "images")
     sample = _sample(celeba_paths, args.celeba_sample, args.seed)
     no_face = 0
     started = time.perf_counter()
