@@ -15,7 +15,7 @@ from mobiface_tf.errors import BadInputError, MultipleFacesError, NoFaceError
 FACE_POLICIES = ("largest", "central", "all", "single")
 # Photos whose longer side exceeds this are detected on a downscaled copy (the landmarks are
 # mapped back, and the face is then warped from the full-resolution photo). MTCNN's cost grows
-# with the pixel count: a 12 MP photo took ~6 s and 2.4 GB, an 8000x8000 one 9 GB. At 1280
+# with the pixel count: a 12 MP photo took 7.6 CPU-s and 2.3 GB, an 8000x8000 one 9 GB. At 1280
 # pixels a face needs to be about 1/60 of the photo's longer side (min_face_size 20 at that
 # scale) to be found: every portrait or group photo, not a crowd in the distance.
 DETECT_MAX_SIDE = 1280
