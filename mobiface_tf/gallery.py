@@ -399,6 +399,15 @@ class Gallery:
         return self.embedder
 
 
+def identified_name(matches, threshold):
+    """The name of the best of `matches` ((name, similarity), best first) when its similarity
+    reaches the cosine `threshold`, else None. A similarity that is not a number never does."""
+    # `not >=` rather than `<`: NaN compares false both ways.
+    if not matches or not matches[0][1] >= threshold:
+        return None
+    return matches[0][0]
+
+
 def _check_same_model(stored, current, where):
     same = stored["name"] == current["name"] and int(stored["embedding_size"]) == int(current["embedding_size"])
     if same and stored.get("hash") and current.get("hash"):

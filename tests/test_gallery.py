@@ -318,14 +318,14 @@ def test_an_array_header_that_lies_about_its_size_is_refused(tmp_path):
 
 
 def test_scores_that_are_not_numbers_never_identify_anyone():
-    from mobiface_tf.cli.mobiface import _identified
+    from mobiface_tf.gallery import identified_name
 
     gallery, centres = _gallery(identities=2)
     with pytest.raises(BadInputError, match="NaN or infinity"):
         gallery.identify(np.full(D, np.nan))
-    threshold = (0.4, 1e-3, "model metadata")
-    assert _identified([("person_0", float("nan"))], threshold) is None
-    assert _identified([("person_0", 0.9)], threshold) == "person_0"
+    assert identified_name([("person_0", float("nan"))], 0.4) is None
+    assert identified_name([("person_0", 0.9)], 0.4) == "person_0"
+    assert identified_name([("person_0", 0.3)], 0.4) is None
     # A model that outputs NaN: its scores rank last and cannot pass a threshold.
     labels, embeddings, sources = gallery._rows()
     gallery._parts = [(labels, np.full_like(embeddings, np.nan), sources)]

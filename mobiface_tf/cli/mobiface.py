@@ -291,10 +291,9 @@ def _report_skipped(skipped):
 
 
 def _identified(matches, threshold):
-    # `not >=` rather than `<`: a NaN similarity must never identify anyone.
-    if threshold is None or not matches or not matches[0][1] >= threshold[0]:
-        return None
-    return matches[0][0]
+    from mobiface_tf.gallery import identified_name
+
+    return None if threshold is None else identified_name(matches, threshold[0])
 
 
 def _far_text(far, source):
