@@ -99,6 +99,9 @@ def convert(model, precision, *, calibration_faces=None, int8_input="uint8", rew
         converter.target_spec.supported_types = [tf.float16]
     elif precision == "dynamic_int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # Per-tensor dense weights keep FULLY_CONNECTED at version <= 11: per-channel ones need
+        # version 12, which no LiteRT runtime on Maven Central (the app's 2.14.0) can load.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif precision == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = quantize.representative_dataset(calibration_faces)

@@ -122,6 +122,20 @@ def test_float32_parity_and_metadata_round_trip(prelu_model, tmp_path):
     assert result["min"] >= 0.999
 
 
+def test_dynamic_int8_loads_on_the_apps_litert(prelu_model):
+    """Dense weights quantized per tensor: FULLY_CONNECTED stays at version <= 11, which the app's
+    LiteRT 2.14.0 runs (per-channel dense weights need version 12 and fail to register there)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    tflite = convert.convert(prelu_model, "dynamic_int8")
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    versions = {code.version for code in model.operatorCodes
+                if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.FULLY_CONNECTED}
+    assert versions and max(versions) <= 11
+    assert litert.delegation(litert.make_interpreter(tflite)).partitions >= 1
+
+
 def test_int8_rewritten_is_one_partition_with_int8_tensors(prelu_model, calibration):
     tflite = convert.convert(prelu_model, "int8", calibration_faces=calibration)
     interpreter = litert.make_interpreter(tflite)
