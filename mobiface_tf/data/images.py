@@ -7,6 +7,7 @@ without an extension work, and a `.jpg` that is really a text file does not. For
 only identify, or decodes through an outside program (EPS runs Ghostscript), are not images here.
 """
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -53,16 +54,8 @@ def image_format(source):
     Raises:
         ImageReadError: missing, a folder, unreadable, or not an image by the rule above.
     """
-    fp, name = _file_or_buffer(source)
-    try:
-        with Image.open(fp, formats=readable_formats()) as image:
-            return image.format
-    except UnidentifiedImageError:
-        raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageReadError(f"unreadable ({_reason(error)})", path=name) from None
+    with _opened(source, damaged="unreadable") as image:
+        return image.format
 
 
 def verify_image(source):
@@ -74,18 +67,27 @@ def verify_image(source):
     Raises:
         ImageReadError: not an image, or truncated or corrupt.
     """
+    with _opened(source, damaged="truncated or corrupt image") as image:
+        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+        return image.format
+
+
+@contextlib.contextmanager
+def _opened(source, damaged):
+    """Open `source` (path or bytes) by the image rule; whatever Pillow raises while it is open
+    becomes one `ImageReadError` naming the file: not an image, too large, or `damaged (reason)`."""
     fp, name = _file_or_buffer(source)
     try:
         with Image.open(fp, formats=readable_formats()) as image:
-            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-            image.load()
-            return image.format
+            yield image
     except UnidentifiedImageError:
         raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
     except Image.DecompressionBombError as error:
         raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageReadError(f"truncated or corrupt image ({_reason(error)})", path=name) from None
+        # Pillow reports truncated or corrupt data as OSError ("image file is truncated ...").
+        raise ImageReadError(f"{damaged} ({_reason(error)})", path=name) from None
 
 
 def _file_or_buffer(source):
@@ -123,35 +125,14 @@ def load_rgb(source):
         return _array_to_rgb(source)
     if isinstance(source, Image.Image):
         return _pil_to_rgb(source, getattr(source, "filename", "") or "<PIL image>")
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open_and_convert(io.BytesIO(bytes(source)), "<bytes>")
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise ImageReadError("no such file", path=path)
-        if path.is_dir():
-            raise ImageReadError("is a folder, not an image file", path=path)
-        return _open_and_convert(path, path)
+    if isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
+        with _opened(source, damaged="truncated or corrupt image") as image:
+            image.load()
+            return _pil_to_rgb(image, image.filename or "<bytes>")
     raise ImageReadError(
         f"cannot read an image from a {type(source).__name__}; expected a path, bytes, "
         "a PIL image or a NumPy array"
     )
-
-
-def _open_and_convert(fp, name):
-    try:
-        with Image.open(fp, formats=readable_formats()) as image:
-            image.load()
-            return _pil_to_rgb(image, name)
-    except ImageReadError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageReadError(_NOT_AN_IMAGE, path=name) from None
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(f"image too large to decode safely ({error})", path=name) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        # Pillow reports truncated or corrupt data as OSError ("image file is truncated ...").
-        raise ImageReadError(f"truncated or corrupt image ({error})", path=name) from None
 
 
 def _pil_to_rgb(image, name):
