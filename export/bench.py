@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export import convert, litert, quantize
+from mobiface_tf.export import convert, litert, quantize
 
 DELEGATE = "xnnpack"
 # Extra row for models with PReLU: int8 without the PReLU rewrite, to show what it costs.

@@ -24,7 +24,7 @@ flags.DEFINE_boolean("quick", False, "MobiFace only, float32 and int8, 1 thread,
 
 def main(argv):
     """Resolve defaults, then `export.bench.run_benchmark`."""
-    from export.bench import run_benchmark
+    from mobiface_tf.export.bench import run_benchmark
     from mobiface_tf import paths
     from mobiface_tf.errors import BadInputError
 

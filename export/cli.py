@@ -27,7 +27,7 @@ def main(argv):
     """Resolve defaults, then `export.pipeline.export_run`."""
     from pathlib import Path
 
-    from export.pipeline import export_run
+    from mobiface_tf.export.pipeline import export_run
     from mobiface_tf import paths
     from mobiface_tf.errors import BadInputError, ModelLoadError
 

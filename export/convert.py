@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export import litert, quantize
+from mobiface_tf.export import litert, quantize
 from mobiface_tf.errors import BadInputError, DataNotFoundError, ModelLoadError
 from mobiface_tf.models.contract import ALIGNED_SHAPE, EMBEDDING_LAYER, NORMALIZE_LAYER, model_args
 

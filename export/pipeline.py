@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export import convert, litert, parity, quantize
+from mobiface_tf.export import convert, litert, parity, quantize
 from mobiface_tf.errors import DataNotFoundError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export import bench, convert
+from mobiface_tf.export import bench, convert
 from test_export import noise_faces, tiny_face_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def test_time_variants_rejects_zero_runs(variants):
 @pytest.mark.slow
 def test_bench_cli_quick_writes_table_and_json(tmp_path):
     env = dict(os.environ, MOBIFACE_WORK=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-m", "export.bench_cli", "--quick",
+    result = subprocess.run([sys.executable, "-m", "mobiface_tf.export.bench_cli", "--quick",
                              f"--bench_dir={tmp_path / 'bench'}"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from export import convert, litert, parity, quantize
+from mobiface_tf.export import convert, litert, parity, quantize
 from mobiface_tf.errors import DataNotFoundError, ModelLoadError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +217,7 @@ def test_check_targets_flags_an_lfw_drop():
 
 def run_export_cli(*args, tmp_path):
     env = dict(os.environ, MOBIFACE_WORK=str(tmp_path / "work"), TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "export.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "mobiface_tf.export.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -264,7 +264,7 @@ def test_cli_says_to_train_first_without_the_default_run(tmp_path):
 @pytest.mark.slow
 def test_export_run_on_real_faces_meets_float_targets(prelu_model, lfw_dir, tmp_path):
     """The whole job on a tiny model: four files, parity.json, float targets met on LFW faces."""
-    from export.pipeline import export_run
+    from mobiface_tf.export.pipeline import export_run
     from mobiface_tf.data.images import load_rgb
     from mobiface_tf.eval.lfw import LfwBenchmark
 

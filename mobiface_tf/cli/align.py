@@ -24,7 +24,7 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import Progress, run_main
+from mobiface_tf.cli.common import Progress, import_tensorflow, run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Raw photos, one folder per identity: <input_dir>/<identity>/<photo>.")
@@ -217,9 +217,8 @@ def _init_worker(settings):
     _WORKER.clear()
     _WORKER.update(settings)
     if settings["use_detector"]:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        import tensorflow as tf
+        tf = import_tensorflow()  # quietly: each spawned worker would print TF's start-up lines
 
         from mobiface_tf.data.detect import FaceDetector
 
