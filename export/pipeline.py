@@ -1,5 +1,6 @@
 """The whole export job: load a run, convert at each precision, check parity, write parity.json."""
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -8,6 +9,39 @@ import numpy as np
 
 from mobiface_tf.export import convert, litert, parity, quantize
 from mobiface_tf.errors import DataNotFoundError
+
+
+def provenance(checkpoint, run_config):
+    """Where an exported model came from, with no absolute path of the machine that made it.
+
+    Returns `{"run", "file", "step", "config_sha256", "preset", "model", "loss", "teacher", "data"}`:
+    the run folder's name, the `.keras` file's name, the last step in the run's metrics.jsonl, a
+    hash of its config.json, and the training data by folder name (None where unknown).
+    """
+    checkpoint = Path(checkpoint)
+    config = run_config or {}
+    step = None
+    metrics = checkpoint.parent / "metrics.jsonl"
+    if run_config is not None and metrics.is_file():
+        steps = [json.loads(line).get("step") for line in metrics.read_text().splitlines() if line.strip()]
+        step = max((s for s in steps if isinstance(s, int)), default=None)
+    return {
+        "run": checkpoint.parent.name if run_config is not None else None,
+        "file": checkpoint.name,
+        "step": step,
+        "config_sha256": (hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+                          if run_config is not None else None),
+        **{key: config.get(key) for key in ("preset", "model", "loss")},
+        "teacher": Path(config["teacher"]).name if config.get("teacher") else None,
+        "data": None if run_config is None else {
+            "train_dirs": _names(config.get("train_dirs")) or "default (aligned CelebA subset)",
+            "unlabeled_dirs": _names(config.get("unlabeled_dirs")),
+            "lfw_train": config.get("lfw_train"), "val_folds": config.get("val_folds")},
+    }
+
+
+def _names(paths):
+    return [Path(path).name for path in paths or []]
 
 
 def export_run(model_path, out_dir, *, precisions=convert.PRECISIONS, calibration_dir=None,
@@ -72,11 +106,9 @@ def export_run(model_path, out_dir, *, precisions=convert.PRECISIONS, calibratio
                                                           embeddings={"plain": keras_embeddings}))
         log(f"keras LFW accuracy {100 * lfw_keras['accuracy']:.2f}%")
     threshold = parity.recommended_threshold(lfw_keras)
-    extra = {"source_checkpoint": str(checkpoint)}
+    extra = {"source": provenance(checkpoint, run_config)}
     if threshold is None:
         extra["threshold_note"] = threshold_note or "LFW gave no threshold at FAR 1e-3"
-    if run_config is not None:
-        extra["run"] = {k: run_config[k] for k in ("preset", "model", "loss", "teacher") if k in run_config}
 
     paths = convert.export_all(model, out_dir, name=name, precisions=precisions,
                                calibration_faces=calibration_faces, int8_input=int8_input,

@@ -286,3 +286,36 @@ def test_export_run_on_real_faces_meets_float_targets(prelu_model, lfw_dir, tmp_
     assert report["exports"]["float32"]["cosine"]["mean"] >= 0.9999
     assert report["exports"]["float16"]["cosine"]["mean"] >= 0.999
     assert report["exports"]["int8"]["delegate_partitions"] == 1
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_provenance_names_the_run_without_absolute_paths(tmp_path):
+    from mobiface_tf.export.pipeline import provenance
+
+    run = tmp_path / "runs" / "distill2"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 500}\n{"step": 7000}\n')
+    config = {"preset": "distill", "model": "mobiface", "loss": "none", "run_dir": str(run),
+              "teacher": str(tmp_path / "t" / "MobileFaceNet.tflite"), "train_dirs": [str(tmp_path / "celeba")],
+              "unlabeled_dirs": [], "lfw_train": True, "val_folds": [10]}
+    source = provenance(run / "final.keras", config)
+    assert source["run"] == "distill2" and source["file"] == "final.keras" and source["step"] == 7000
+    assert source["teacher"] == "MobileFaceNet.tflite" and source["data"]["train_dirs"] == ["celeba"]
+    assert len(source["config_sha256"]) == 64
+    assert not [s for s in _strings(source) if s.startswith("/") or str(tmp_path) in s]
+    bare = provenance(tmp_path / "model.keras", None)
+    assert bare["file"] == "model.keras" and bare["run"] is None and bare["data"] is None
+
+
+def test_bundled_metadata_is_portable():
+    bundled = Path(__file__).resolve().parents[1] / "mobiface_tf" / "assets" / "mobiface.tflite"
+    metadata = json.loads(bundled.with_suffix(".tflite.json").read_text())
+    assert litert.read_embedded_metadata(bundled) == metadata
+    assert metadata["source"]["run"] and not [s for s in _strings(metadata) if s.startswith("/")]

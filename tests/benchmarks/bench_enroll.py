@@ -62,7 +62,7 @@ def main():
     truth = [names[i] for i in probe_result.image_index[probe_rows]]
     hits = sum(gallery.names[label] == name for label, name in zip(labels[:, 0], truth))
 
-    print(f"model: {embedder.metadata.get('source_checkpoint') or args.model or 'bundled'}; data: {root}")
+    print(f"model: {(embedder.metadata.get('source') or {}).get('run') or args.model or 'bundled'}; data: {root}")
     print("| identities | photos enrolled (with a face) | enroll time | probes (with a face) | rank-1 |")
     print("|---:|---:|---:|---:|---:|")
     print(f"| {len(gallery.names)} | {len(enrolled)} ({len(rows)}) | {enroll_seconds:.1f} s | "
