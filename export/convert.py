@@ -1,5 +1,7 @@
 """Keras face model -> `.tflite` at each precision, with its metadata JSON beside it and inside it."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 from mobiface_tf.export import litert, quantize
 from mobiface_tf.errors import BadInputError, DataNotFoundError, ModelLoadError
 from mobiface_tf.models.contract import ALIGNED_SHAPE, EMBEDDING_LAYER, NORMALIZE_LAYER, model_args
+from mobiface_tf.quiet import native_stderr_silenced
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 INT8_INPUT_DTYPES = ("uint8", "int8")
@@ -109,7 +112,10 @@ def convert(model, precision, *, calibration_faces=None, int8_input="uint8", rew
         converter.inference_input_type = tf.uint8 if int8_input == "uint8" else tf.int8
         # Embeddings leave the model dequantized, so every consumer reads float32.
         converter.inference_output_type = tf.float32
-    return converter.convert()
+    # The converter saves a temporary SavedModel and lists its signatures on stdout, and its C++
+    # passes log to fd 2; a failure still raises with that log attached as a note.
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
+        return converter.convert()
 
 
 def model_metadata(tflite_bytes, *, name, precision, embedding_size, threshold=None, extra=None):

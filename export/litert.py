@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 
+from mobiface_tf.quiet import native_stderr_silenced
+
 # Name of the metadata entry written into the .tflite flatbuffer's `metadata` field.
 METADATA_NAME = "mobiface_metadata"
 
@@ -24,7 +26,8 @@ def make_interpreter(model, num_threads=1):
         interpreter = Interpreter(model_content=bytes(model), num_threads=num_threads)
     else:
         interpreter = Interpreter(model_path=str(model), num_threads=num_threads)
-    interpreter.allocate_tensors()
+    with native_stderr_silenced():  # LiteRT announces its XNNPACK delegate on fd 2
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from mobiface_tf.errors import BadInputError, ModelLoadError
+from mobiface_tf.quiet import native_stderr_silenced
 
 ALIGNED_SIZE = 112
 # A 112x96 model (the SphereFace-style crop) sees the centre 96 columns of a 112x112 crop made
@@ -477,7 +478,8 @@ def _load_tflite(path, *, num_threads, batch_size, input_mean, input_std, normal
                                for i in range(0, len(batch), fixed_batch)])
 
     try:
-        interpreter.allocate_tensors()
+        with native_stderr_silenced():  # LiteRT announces its XNNPACK delegate on fd 2
+            interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as error:
         raise ModelLoadError(f"the TFLite model does not run: {_one_line(error)}", path) from None
     if fixed_batch is not None:

@@ -1,35 +1,16 @@
 """What every entry point shares: quiet TensorFlow start-up, one-line errors, exit codes, progress."""
 
-import contextlib
 import logging
 import os
 import sys
 import time
 
+from mobiface_tf.quiet import native_stderr_silenced
+
 
 def quiet_tensorflow():
     """Ask TensorFlow for warnings and errors only, before it is imported."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a while, then restore it.
-
-    TensorFlow 2.21's C++ start-up lines (oneDNN, CUDA probing) are logged before its logging
-    honours TF_CPP_MIN_LOG_LEVEL; a user error must still be the only line on stderr. Python
-    exceptions raised inside print after the restore.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def import_tensorflow():

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import Progress, native_stderr_silenced, run_main
+from mobiface_tf.cli.common import Progress, run_main
+from mobiface_tf.quiet import native_stderr_silenced
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, .keras or .tflite; default: the bundled model.")
