@@ -54,7 +54,7 @@ def parse_flags(argv):
 def run_main(main, *, preload_tensorflow=False):
     """Run an absl `main(argv)` so user errors print one line and exit non-zero.
 
-    Exit codes (the README's table): 0 success; 1 nothing usable came out (a batch in which
+    Exit codes (docs/reliability.md's table): 0 success; 1 nothing usable came out (a batch in which
     every file failed); a `MobiFaceError`'s own code (2 usage, flag errors included, 3..9) with
     `error: <message>` as the one line on stderr; 130 for Ctrl-C. Anything else is a bug and
     keeps its traceback. `preload_tensorflow` imports TensorFlow quietly first, for commands

@@ -7,7 +7,7 @@
 
 The model is the bundled one unless `--model` names a run folder, a `.keras` or a `.tflite`.
 `verify` exits 0 whether the faces match or not (the answer is printed); errors exit with the
-codes of the README's table (2 bad argument, 3 unreadable image, 4 no face, 5 several faces
+codes of docs/reliability.md's table (2 bad argument, 3 unreadable image, 4 no face, 5 several faces
 under `--face error`, 6 unusable model, 9 output not written), each with one line on stderr.
 `embed` and `enroll` skip and report files that fail and exit 1 only when no file gave a face;
 then nothing is written. `enroll` never shrinks an existing gallery unless told `--replace`.
