@@ -154,6 +154,15 @@ def test_training_shuffles_flips_and_is_reproducible(tree):
         assert [index // PER_IDENTITY for index in _ids(images)] == batch_labels.numpy().tolist()
 
 
+def test_every_pass_of_a_training_shard_reads_each_of_its_samples_once(tree):
+    paths, labels, _ = tree
+    dataset = pipeline.build_dataset(paths, labels, 1, training=True, seed=0, num_shards=2, shard_index=1).repeat(3)
+    ids = _collect(dataset)[0]
+    passes = [ids[i : i + 6] for i in range(0, 18, 6)]
+    assert all(sorted(one) == list(range(1, 12, 2)) for one in passes)
+    assert len({tuple(one) for one in passes}) > 1  # a fresh order each pass
+
+
 def test_sharding_splits_without_overlap(tree):
     paths, labels, _ = tree
     shards = [

@@ -251,6 +251,26 @@ def test_recordio_round_trip_with_embedded_magic(tmp_path):
         assert reader.read_idx(3) == payloads[3]
 
 
+def test_recordio_index_any_spelling_gives_the_same_offsets_and_bad_lines_are_named(tmp_path):
+    rec = tmp_path / "d.rec"
+    with recordio.RecordIOWriter(rec, tmp_path / "d.idx") as writer:
+        for key in range(4):
+            writer.write(bytes([key]) * 8, key=key)
+    lines = (tmp_path / "d.idx").read_text().splitlines()
+    # Unsorted, a blank line, spaces, a repeated key (the last line wins, as in a dict).
+    (tmp_path / "odd.idx").write_text("\n".join([lines[2], "", lines[0].replace("\t", "  "), lines[3], lines[1],
+                                                 lines[1].split("\t")[0] + "\t" + lines[2].split("\t")[1]]) + "\n")
+    with recordio.RecordIOReader(rec) as fast, recordio.RecordIOReader(rec, tmp_path / "odd.idx") as slow:
+        assert fast.keys == slow.keys == [0, 1, 2, 3] and 4 not in fast and 2 in slow
+        assert [slow.read_idx(key) for key in range(4)] == [b"\0" * 8, b"\2" * 8, b"\2" * 8, b"\3" * 8]
+        assert [fast.read_idx(key) for key in range(4)] == [bytes([key]) * 8 for key in range(4)]
+        with pytest.raises(BadInputError, match="no record with key 7"):
+            fast.read_idx(7)
+    (tmp_path / "bad.idx").write_text(lines[0] + "\n" + "1\t1.5\n")
+    with pytest.raises(BadInputError, match=r"line 2: expected `key<TAB>offset`"):
+        recordio.RecordIOReader(rec, tmp_path / "bad.idx")
+
+
 def test_recordio_rejects_garbage_and_truncation(tmp_path):
     bad = tmp_path / "bad.rec"
     bad.write_bytes(b"\xff\xd8\xff\xe0" * 8)

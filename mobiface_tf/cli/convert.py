@@ -23,21 +23,13 @@ from pathlib import Path
 from absl import flags
 
 from mobiface_tf.cli.common import run_main
+from mobiface_tf.data.formats import dataset_format, rec_file
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("input", None, "Dataset to read: a folder tree, a .rec or a .tfrecord.")
+flags.DEFINE_string("input", None, "Dataset to read: a folder tree, a .rec (or an InsightFace folder holding "
+                    "train.rec) or TFRecord file(s).")
 flags.DEFINE_string("output", None, "Dataset to write: a folder (tree), a .rec or a .tfrecord.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing output file, or write into an existing non-empty folder.")
-
-
-def dataset_format(path):
-    """The dataset format a path names: "rec", "tfrecord" or "tree"."""
-    name = Path(path).name.lower()
-    if name.endswith(".rec"):
-        return "rec"
-    if name.endswith((".tfrecord", ".tfrecords")) or ".tfrecord-" in name:
-        return "tfrecord"
-    return "tree"
 
 
 def image_extension(image_bytes):
@@ -127,10 +119,11 @@ def _read(path, source_format, skipped):
 
         return _checked(tree_samples(), skipped), len(tree.class_names)
     if source_format == "rec":
-        from mobiface_tf.data.recordio import _read_property
+        from mobiface_tf.data.recordio import read_property
 
+        path = rec_file(path)  # an InsightFace folder names its train.rec
         property_path = path.with_name("property")
-        declared = _read_property(property_path)[0] if property_path.is_file() else 0
+        declared = read_property(property_path)[0] if property_path.is_file() else 0
         labels = [label for _, label, _, _ in _rec_records(path, [])]
         return _checked(_rec_records(path, skipped), skipped), max(declared, max(labels, default=-1) + 1)
     from mobiface_tf.data.tfrecords import read_tfrecord

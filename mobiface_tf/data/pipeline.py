@@ -436,15 +436,28 @@ def _index_pipeline(size, load, batch_size, *, training, seed, deterministic, dr
                     num_shards, shard_index, input_context, skip_counter, augment):
     num_shards, shard_index, batch_size = _resolve_sharding(
         num_shards, shard_index, input_context, batch_size)
-    dataset = tf.data.Dataset.range(size).shard(num_shards, shard_index)
     if training:
-        # Shuffling int64 indices rather than decoded images makes a full shuffle cheap:
-        # 8 bytes per sample even for millions of faces.
-        shard_size = len(range(shard_index, size, num_shards))
-        dataset = dataset.shuffle(max(shard_size, 1), seed=seed, reshuffle_each_iteration=True)
+        dataset = _shuffled_indices(size, num_shards, shard_index, seed)
+    else:
+        dataset = tf.data.Dataset.range(size).shard(num_shards, shard_index)
     return _decode_batch(dataset, load, batch_size, training=training, seed=seed,
                          deterministic=deterministic, drop_remainder=drop_remainder,
                          skip_counter=skip_counter, augment=augment)
+
+
+def _shuffled_indices(size, num_shards, shard_index, seed):
+    """This shard's sample indices (`shard_index`, `shard_index + num_shards`, ...) in a fresh random
+    order on every pass over the dataset, each exactly once per pass.
+
+    The order is one int64 permutation tensor per pass: 8 bytes per sample (46 MB for MS1M's
+    5.8M faces), where a `shuffle` buffer of the same indices holds each as a tensor of its own
+    (measured ~190 bytes each: 1.1 GB for 5.8M) and must fill before the first batch.
+    """
+    indices = tf.range(shard_index, size, num_shards, dtype=tf.int64)
+    # One seed per pass, different on every repetition of the dataset.
+    pass_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return pass_seeds.flat_map(lambda pass_seed: tf.data.Dataset.from_tensor_slices(
+        tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([pass_seed, tf.constant(0, tf.int64)]))))
 
 
 def _resolve_sharding(num_shards, shard_index, input_context, batch_size):

@@ -24,6 +24,7 @@ import dataclasses
 import mmap
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,16 @@ _FRAME = struct.Struct("<II")
 _LENGTH_MASK = (1 << 29) - 1
 IR_FORMAT = "<IfQQ"  # MXNet packs with native "IfQQ": the same 24 bytes on little-endian hosts
 IR_SIZE = struct.calcsize(IR_FORMAT)
+
+
+def _last_per_key(keys, offsets):
+    """`(keys, offsets)` sorted by key, one entry per key: the last line of a repeated key wins."""
+    if not len(keys) or (keys[1:] > keys[:-1]).all():  # already sorted and unique: the usual .idx
+        return keys, offsets
+    order = np.argsort(keys, kind="stable")
+    keys, offsets = keys[order], offsets[order]
+    last = np.append(keys[1:] != keys[:-1], True)
+    return keys[last], offsets[last]
 
 
 def encode_lrec(cflag, length):
@@ -156,17 +167,39 @@ class RecordIOReader:
             candidate = self.rec_path.with_suffix(".idx")
             idx_path = candidate if candidate.is_file() else None
         self.idx_path = None if idx_path is None else Path(idx_path)
-        self._offsets = self._read_index() if self.idx_path else self._scan_offsets()
-        self.keys = list(self._offsets)
+        # Sorted keys and their offsets as two int64 arrays: 16 bytes a record, where a dict of
+        # MS1M's 5.8M records held ~1.3 GB in every process that reads the dataset.
+        self._keys, self._starts = _last_per_key(*(self._read_index() if self.idx_path else self._scan_offsets()))
+        self._dense = bool(len(self._keys)) and self._keys[0] == 0 and self._keys[-1] == len(self._keys) - 1
+
+    @property
+    def keys(self):
+        """The record keys, sorted (a list)."""
+        return self._keys.tolist()
 
     def _read_index(self):
-        offsets = {}
         try:
             text = self.idx_path.read_text(encoding="ascii")
         except FileNotFoundError:
             raise DataNotFoundError("no such RecordIO index file", path=self.idx_path) from None
         except UnicodeDecodeError:
             raise BadInputError("not a RecordIO index (non-ASCII bytes)", path=self.idx_path) from None
+        # Fast path for the usual `key<TAB>offset<LF>` lines: every number at once (0.6 s for MS1M's
+        # 5.8M lines); anything else goes through the line-by-line reading below, which names the
+        # first bad line.
+        lines = text.count("\n") + (not text.endswith("\n"))
+        if text.count("\t") == lines and " " not in text and "\r" not in text:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)  # older NumPy: a bad token ends the parse
+                    numbers = np.fromstring(text, dtype=np.int64, sep="\t")
+            except ValueError:  # a token that is not an integer
+                numbers = np.zeros(0, np.int64)
+            if numbers.size == 2 * lines:
+                keys, offsets = numbers[0::2], numbers[1::2]
+                if ((offsets >= 0) & (offsets < len(self._data))).all():
+                    return keys, offsets
+        offsets = {}
         for line_number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -182,15 +215,14 @@ class RecordIOReader:
                     path=self.idx_path,
                 ) from None
             offsets[key] = offset
-        return offsets
+        return np.fromiter(offsets, np.int64, len(offsets)), np.fromiter(offsets.values(), np.int64, len(offsets))
 
     def _scan_offsets(self):
-        offsets, position, key = {}, 0, 0
+        offsets, position = [], 0
         while position < len(self._data):
-            offsets[key] = position
+            offsets.append(position)
             _, position = self._read_at(position)
-            key += 1
-        return offsets
+        return np.arange(len(offsets), dtype=np.int64), np.asarray(offsets, np.int64)
 
     def _read_at(self, position):
         """The record starting at byte `position` and the offset just after it."""
@@ -202,13 +234,19 @@ class RecordIOReader:
 
     def offset(self, key):
         """The byte offset in the `.rec` of the record stored under `key`."""
-        try:
-            return self._offsets[key]
-        except KeyError:
-            raise BadInputError(f"no record with key {key}", path=self.rec_path) from None
+        row = self._row(key)
+        if row is None:
+            raise BadInputError(f"no record with key {key}", path=self.rec_path)
+        return int(self._starts[row])
+
+    def _row(self, key):
+        if self._dense:
+            return key if 0 <= key < len(self._keys) else None
+        row = int(np.searchsorted(self._keys, key))
+        return row if row < len(self._keys) and self._keys[row] == key else None
 
     def __contains__(self, key):
-        return key in self._offsets
+        return self._row(key) is not None
 
     def __iter__(self):
         """Yield every payload in file order (needs no index)."""
@@ -218,7 +256,7 @@ class RecordIOReader:
             yield payload
 
     def __len__(self):
-        return len(self._offsets)
+        return len(self._keys)
 
     def close(self):
         """Release the memory map and the file."""
@@ -374,7 +412,7 @@ def read_insightface_rec(rec_path, idx_path=None):
     try:
         if not len(reader):
             raise BadInputError("RecordIO file holds no records", path=reader.rec_path)
-        first_key = reader.keys[0] if reader.idx_path is None else min(reader.keys)
+        first_key = int(reader._keys[0])
         try:
             flag, labels, _, _, _ = unpack_ir_record(reader.read_idx(first_key))
         except ValueError as error:
@@ -390,10 +428,10 @@ def read_insightface_rec(rec_path, idx_path=None):
                     path=reader.rec_path,
                 )
         else:
-            image_keys = np.asarray(sorted(reader.keys), dtype=np.int64)
+            image_keys = reader._keys.copy()
         property_path = Path(rec_path).with_name("property")
         if property_path.is_file():
-            num_classes, image_size = _read_property(property_path)
+            num_classes, image_size = read_property(property_path)
         else:
             image_size = None
             num_classes = int(labels[0]) + 1 if flag == 0 else 0
@@ -406,7 +444,8 @@ def read_insightface_rec(rec_path, idx_path=None):
         raise
 
 
-def _read_property(path):
+def read_property(path):
+    """`(num_classes, (height, width))` of an InsightFace `property` file (`num_classes,h,w`)."""
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
         num_classes, height, width = (int(field) for field in text.split(","))
