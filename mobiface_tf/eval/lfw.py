@@ -253,33 +253,45 @@ def _evaluate_with_embedding_cache(evaluate, path):
     return result
 
 
-def evaluate_bin(path, model, *, flip="both", fars=DEFAULT_FARS, use_cache=True):
-    """Verification on an InsightFace `.bin` set (lfw, cfp_fp, agedb_30, ...).
+class BinBenchmark:
+    """An InsightFace verification `.bin` set (lfw, cfp_fp, agedb_30, ...) loaded once through the
+    safe loader; `.evaluate(embed_fn)` scores any embedding function on its pairs.
 
     Pairs are consecutive images; accuracy is cross-validated over 10 contiguous folds, as
-    InsightFace does. `model` is an `EmbeddingModel` (or anything with `.embed`).
+    InsightFace does. `name` is the file's stem ("cfp_fp").
     """
-    from mobiface_tf.data.sources import load_verification_bin
 
-    path = Path(path)
-    faces, issame = load_verification_bin(path)
-    faces = np.asarray(faces)
-    issame = np.asarray(issame, bool)
-    if faces.shape[1:] != (112, 112, 3) or len(faces) != 2 * len(issame):
-        raise BadInputError(f"expected 2 x {len(issame)} aligned 112x112 faces, found "
-                            f"{faces.shape}", path)
-    index_a = np.arange(0, len(faces), 2)
-    folds = np.arange(len(issame)) * _SUBFOLDS // len(issame)
+    def __init__(self, path):
+        from mobiface_tf.data.sources import load_verification_bin
+
+        self.path = Path(path)
+        self.name = self.path.stem
+        faces, issame = load_verification_bin(self.path)
+        self.faces = np.asarray(faces)
+        self.issame = np.asarray(issame, bool)
+        if self.faces.shape[1:] != (112, 112, 3) or len(self.faces) != 2 * len(self.issame):
+            raise BadInputError(f"expected 2 x {len(self.issame)} aligned 112x112 faces, found "
+                                f"{self.faces.shape}", self.path)
+        self.index_a = np.arange(0, len(self.faces), 2)
+        self.folds = np.arange(len(self.issame)) * _SUBFOLDS // len(self.issame)
+
+    def evaluate(self, embed_fn, *, flip="both", fars=DEFAULT_FARS, embeddings=None):
+        """Score `embed_fn` (uint8 (N, 112, 112, 3) -> (N, D)) on the pairs; the result dict of
+        `LfwBenchmark.evaluate` with this set's name as "dataset"."""
+        results = pair_verification(embed_fn, self.faces, self.index_a, self.index_a + 1, self.issame,
+                                    self.folds, flip=flip, fars=fars, embeddings=embeddings)
+        return {"dataset": self.name, "pairs": len(self.issame), "images": len(self.faces), **results}
+
+
+def evaluate_bin(path, model, *, flip="both", fars=DEFAULT_FARS, use_cache=True):
+    """Verification on an InsightFace `.bin` set (see `BinBenchmark`) for an `EmbeddingModel` (or
+    anything with `.embed`), reusing its cached embeddings when the model file is unchanged."""
+    benchmark = BinBenchmark(path)
     cache = None
     fingerprint = getattr(model, "fingerprint", None)
     if use_cache and fingerprint is not None:
-        stat = path.stat()
-        key = f"{path.stem}_{stat.st_size}_{int(stat.st_mtime)}"
+        stat = benchmark.path.stat()
+        key = f"{benchmark.name}_{stat.st_size}_{int(stat.st_mtime)}"
         cache = cache_dir() / "embeddings" / f"bin_{key}_{fingerprint}.npz"
-
-    def evaluate(embeddings):
-        results = pair_verification(model.embed, faces, index_a, index_a + 1, issame, folds,
-                                    flip=flip, fars=fars, embeddings=embeddings)
-        return {"dataset": path.stem, "pairs": len(issame), "images": len(faces), **results}
-
-    return _evaluate_with_embedding_cache(evaluate, cache)
+    return _evaluate_with_embedding_cache(
+        lambda embeddings: benchmark.evaluate(model.embed, flip=flip, fars=fars, embeddings=embeddings), cache)
