@@ -92,7 +92,12 @@ class RunFolder:
         """Create the folders and (chief) write `config.json`: call once every check has passed."""
         self.own_dir.mkdir(parents=True, exist_ok=True)
         if self.is_chief:
-            (self.run_dir / "config.json").write_text(config.to_json() + "\n")
+            # Through a temporary file: the other workers of a resumed run read config.json (check_resume)
+            # while the chief rewrites it, and must never see it half written.
+            path = self.run_dir / "config.json"
+            tmp = path.with_name("config.json.tmp")
+            tmp.write_text(config.to_json() + "\n")
+            os.replace(tmp, path)
 
     def save_model(self, model, name, own=False):
         """Write `model` to `name` (e.g. "best.keras") in the run folder, or this worker's own folder,
