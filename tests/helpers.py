@@ -44,7 +44,7 @@ def tiny_train_config(tmp_path, tree, lfw, **overrides):
     16-d, validated on fold 10, run folder `tmp_path/run`; `overrides` as strings."""
     from mobiface_tf.train.config import resolve_config
 
-    values = {"train_dirs": str(tree), "lfw_dir": str(lfw), "lfw_aligned": str(lfw / "images"), "input_size": "32",
+    values = {"train_data": str(tree), "lfw_dir": str(lfw), "lfw_aligned": str(lfw / "images"), "input_size": "32",
               "embedding_size": "16", "run_dir": str(tmp_path / "run"), "progress": "false"}
     values.update(overrides)
     return resolve_config("smoke", values)
@@ -112,9 +112,27 @@ def train_tiny_run(run_dir, train_dir, *, lfw_dir=None, **overrides):
     from mobiface_tf.train import trainer
     from mobiface_tf.train.config import resolve_config
 
-    values = {"train_dirs": str(train_dir), "input_size": "32", "embedding_size": "16",
+    values = {"train_data": str(train_dir), "input_size": "32", "embedding_size": "16",
               "run_dir": str(run_dir), "progress": "false", "lfw_train": "false"}
     if lfw_dir is not None:
         values.update(lfw_dir=str(lfw_dir), lfw_aligned=str(lfw_dir / "images"))
     values.update(overrides)
     return trainer.train(resolve_config("smoke", values), log=lambda line: None)
+
+
+def write_tiny_insightface_folder(root, identities=5, per_identity=4, bins=("lfw", "cfp_fp"), pairs=6):
+    """An InsightFace dataset folder `root` made with the project's converter: train.rec, train.idx and
+    property of a synthetic identity tree (`write_identity_tree`), and one small verification .bin of
+    synthetic pairs per name in `bins` (half genuine, half impostor)."""
+    from mobiface_tf.cli.convert import convert
+    from mobiface_tf.data.sources import write_verification_bin
+
+    tree = write_identity_tree(root.with_name(root.name + "_tree"), [f"id{i}" for i in range(identities)],
+                               per_identity=per_identity)
+    convert(tree, root / "train.rec", log=lambda line: None)
+    rng = np.random.default_rng(2)
+    for name in bins:
+        faces = rng.integers(0, 256, (2 * pairs, 112, 112, 3)).astype(np.uint8)
+        write_verification_bin(root / f"{name}.bin", faces, [i % 2 == 0 for i in range(pairs)], image_format="PNG")
+    return root
+

@@ -38,7 +38,7 @@ def data(tmp_path, monkeypatch):
 
 def _config(tmp_path, tree, lfw, **overrides):
     values = {
-        "train_dirs": str(tree), "lfw_dir": str(lfw), "lfw_aligned": str(lfw / "images"),
+        "train_data": str(tree), "lfw_dir": str(lfw), "lfw_aligned": str(lfw / "images"),
         "input_size": "32", "embedding_size": str(STUDENT_SIZE), "run_dir": str(tmp_path / "run"),
         "progress": "false", "max_steps": "4",
     }
@@ -252,7 +252,7 @@ def test_distill_alone_on_unlabeled_faces_then_resume_restores_projection(tmp_pa
     # Unlabeled: a flat folder and a nested one, no identity structure needed.
     unlabeled = tmp_path / "unlabeled"
     write_identity_tree(unlabeled / "batch1", ["x", "y"], per_identity=5, seed=4)
-    config = _config(tmp_path, "", lfw, train_dirs="", lfw_train="false", loss="none",
+    config = _config(tmp_path, "", lfw, train_data="", lfw_train="false", loss="none",
                      teacher=str(teachers["keras"]), unlabeled_dirs=str(unlabeled), augment="full",
                      optimizer="adam", max_steps="4", checkpoint_every="2")
     training = train_data.gather_training_set(config)
@@ -291,7 +291,7 @@ def test_cli_margin_loss_plus_tflite_teacher(tmp_path, data, teachers):
     tree, lfw = data
     run = tmp_path / "run"
     command = train_command(
-        "--preset=smoke", f"--train_dirs={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
+        "--preset=smoke", f"--train_data={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
         "--input_size=32", f"--embedding_size={STUDENT_SIZE}", "--max_steps=3", "--batch_size=5",
         f"--teacher={teachers['tflite']}", "--distill_weight=2", "--augment=strong", f"--run_dir={run}",
         "--relational_weight=5", "--mix_fraction=0.4",

@@ -16,7 +16,7 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
     run = tmp_path / "run"
     cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
     command = train_command(
-        "--preset=smoke", f"--train_dirs={tree}", "--nolfw_train", "--input_size=32", "--embedding_size=16",
+        "--preset=smoke", f"--train_data={tree}", "--nolfw_train", "--input_size=32", "--embedding_size=16",
         "--max_steps=4", "--batch_size=8", f"--run_dir={run}", "--noprogress",
     )
     workers = []

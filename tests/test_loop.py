@@ -15,6 +15,8 @@ from mobiface_tf.train.config import FlipConfig, RunConfig
 class FakeValidator:
     """Scores step / 10 at every validation, as `train.data.Validator.record` would report it."""
 
+    best_key = "lfw_accuracy"
+
     def record(self, embed_fn, step, values, lr):
         assert embed_fn(np.zeros((2, 112, 112, 3), np.uint8)).shape == (2, 3)
         return {"step": step, **values, "lr": lr, "lfw_accuracy": step / 10, "lfw_accuracy_std": 0.0,

@@ -15,7 +15,7 @@ def test_sigkill_then_rerun_resumes_at_the_saved_step(tmp_path):
     tree = write_identity_tree(tmp_path / "tree", [f"id{i}" for i in range(4)])
     checkpoints = tmp_path / "run" / "checkpoints"
     command = train_command(
-        "--preset=smoke", f"--train_dirs={tree}", "--nolfw_train", "--input_size=32", "--embedding_size=16",
+        "--preset=smoke", f"--train_data={tree}", "--nolfw_train", "--input_size=32", "--embedding_size=16",
         "--max_steps=60", "--checkpoint_every=2", "--lr_boundaries=50", f"--run_dir={tmp_path / 'run'}",
         "--noprogress", "--keep_checkpoints=100",
     )

@@ -1,6 +1,7 @@
 """Run configurations: presets, string overrides, choices and paths, generated flags, JSON, resume compatibility."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -34,13 +35,13 @@ def test_string_overrides_are_parsed_by_field_type():
             "mixed_precision": "true",
             "margin": "0.4",
             "embedding_size": "none",
-            "train_dirs": "/a,/b",
+            "train_data": "/a,/b",
         },
     )
     assert config.batch_size == 32 and config.model == "mobilefacenet"
     assert config.lr_boundaries == (10, 20) and config.mixed_precision is True
     assert config.margin == 0.4 and config.embedding_size is None
-    assert config.train_dirs == ("/a", "/b")
+    assert config.train_data == ("/a", "/b")
     assert config.warmup_steps == train_config.PRESETS["demo"]["warmup_steps"]
 
 
@@ -80,13 +81,13 @@ def test_resume_allows_longer_runs_but_not_other_models(tmp_path):
 
 def test_resume_compares_paths_not_their_spelling(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    saved = resolve_config("smoke", {"run_dir": "runs/a", "train_dirs": "data/x,data/y", "teacher": "t.tflite"})
-    same = resolve_config("smoke", {"run_dir": str(tmp_path / "runs" / "a"), "train_dirs": f"{tmp_path}/data/x,data/y",
+    saved = resolve_config("smoke", {"run_dir": "runs/a", "train_data": "data/x,data/y", "teacher": "t.tflite"})
+    same = resolve_config("smoke", {"run_dir": str(tmp_path / "runs" / "a"), "train_data": f"{tmp_path}/data/x,data/y",
                                     "teacher": "./t.tflite"})
     train_config.check_resume_compatible(saved, same, tmp_path)
-    with pytest.raises(BadInputError, match="train_dirs"):
+    with pytest.raises(BadInputError, match="train_data"):
         train_config.check_resume_compatible(saved, resolve_config("smoke", {"run_dir": "runs/a",
-                                                                             "train_dirs": "data/x",
+                                                                             "train_data": "data/x",
                                                                              "teacher": "t.tflite"}), tmp_path)
 
 
@@ -112,10 +113,10 @@ def test_every_choice_is_checked_against_its_registry(overrides, message):
 
 
 def test_missing_input_paths_are_named_before_any_work(tmp_path):
-    config = resolve_config("smoke", {"teacher": str(tmp_path / "teacher.tflite"), "train_dirs": str(tmp_path)})
+    config = resolve_config("smoke", {"teacher": str(tmp_path / "teacher.tflite"), "train_data": str(tmp_path)})
     with pytest.raises(DataNotFoundError, match=r"teacher.tflite: no such file or folder \(--teacher\)"):
         config.check_paths()
-    resolve_config("smoke", {"train_dirs": str(tmp_path), "run_dir": str(tmp_path / "new")}).check_paths()
+    resolve_config("smoke", {"train_data": str(tmp_path), "run_dir": str(tmp_path / "new")}).check_paths()
 
 
 def test_every_field_has_its_help_beside_it_and_the_stages_share_a_base():
@@ -167,3 +168,22 @@ def test_config_json_is_read_in_one_place(tmp_path):
     assert train_config.load_config(tmp_path, FlipConfig).from_run == "r"
     with pytest.raises(BadInputError, match="not a training configuration"):
         train_config.load_config(tmp_path)
+
+
+def test_run_folders_started_before_train_data_resume(tmp_path):
+    # config.json of a run started when the field was `train_dirs`, and with no val_bins/best_on/sample_rate.
+    old = json.loads(resolve_config("demo", {"train_data": "data/x"}).to_json())
+    old["train_dirs"] = old.pop("train_data")
+    for name in ("val_bins", "best_on", "sample_rate"):
+        del old[name]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    saved = train_config.load_config(tmp_path)
+    assert saved.train_data == ("data/x",) and saved.sample_rate == 1.0
+    train_config.check_resume_compatible(saved, resolve_config("demo", {"train_data": "data/x"}), tmp_path)
+
+
+def test_sample_rate_is_a_share():
+    assert resolve_config("paper", {"sample_rate": "0.1"}).sample_rate == 0.1
+    for value in ("0", "1.5"):
+        with pytest.raises(BadInputError, match="sample_rate"):
+            resolve_config("paper", {"sample_rate": value})

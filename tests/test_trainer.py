@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import tiny_train_config, train_command
+from helpers import tiny_train_config, train_command, write_tiny_insightface_folder
 
 from mobiface_tf.errors import BadInputError, ModelLoadError, TrainingDivergedError
 from mobiface_tf.train import trainer
@@ -41,6 +41,39 @@ def test_train_writes_the_documented_run_folder(tmp_path, tiny_data):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags |= {value.tag for value in event.summary.value}
     assert {"loss", "lr", "images_per_s", "lfw_accuracy"} <= tags
+
+
+@pytest.mark.slow
+def test_an_insightface_folder_trains_reports_each_bin_chooses_best_on_one_and_counts_corrupt_faces(
+        tmp_path, monkeypatch):
+    from mobiface_tf.data.recordio import IR_SIZE, RecordIOReader
+
+    monkeypatch.setenv("MOBIFACE_WORK", str(tmp_path / "work"))
+    folder = write_tiny_insightface_folder(tmp_path / "faces_emore")
+    with RecordIOReader(folder / "train.rec") as reader:
+        image_start = reader.offset(3) + 8 + IR_SIZE  # frame header, IRHeader, then the JPEG
+    data = bytearray((folder / "train.rec").read_bytes())
+    data[image_start : image_start + 4] = b"XXXX"  # no longer an image: skipped and counted
+    (folder / "train.rec").write_bytes(bytes(data))
+    config = resolve_config("smoke", {"train_data": str(folder), "input_size": "32", "embedding_size": "16",
+                                      "run_dir": str(tmp_path / "run"), "progress": "false", "eval_every": "3",
+                                      "best_on": "cfp_fp", "sample_rate": "0.5"})
+    lines = []
+    summary = trainer.train(config, log=lines.append)
+    assert summary["step"] == 6 and summary["num_classes"] == 5
+    assert any("partial FC: 0.5 of the 5 class centres" in line for line in lines)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6]
+    for record in records:
+        assert {"lfw_accuracy", "cfp_fp_accuracy", "cfp_fp_auc", "best_cfp_fp_accuracy"} <= set(record)
+        assert record["best_on"] == "cfp_fp" and record["skipped_records"] >= 1 and "val_folds" not in record
+    assert summary["best_accuracy"] == max(r["cfp_fp_accuracy"] for r in records)
+    assert "cfp_fp " in lines[-1] and "(best cfp_fp " in lines[-1]
+    tags = set()
+    for event_file in (tmp_path / "run" / "logs").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {value.tag for value in event.summary.value}
+    assert {"lfw_accuracy", "cfp_fp_accuracy"} <= tags
 
 
 @pytest.mark.slow
@@ -104,7 +137,7 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, tiny_da
 
     # From the command line, weights that do not fit are one line and exit 2, nothing after it.
     result = subprocess.run(
-        train_command("--preset=smoke", f"--train_dirs={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
+        train_command("--preset=smoke", f"--train_data={tree}", f"--lfw_dir={lfw}", f"--lfw_aligned={lfw / 'images'}",
                       "--input_size=32", "--embedding_size=24", "--noprogress", f"--run_dir={tmp_path / 'third'}",
                       f"--init_from={tmp_path / 'first'}"),
         capture_output=True, text=True, env={**os.environ, "MOBIFACE_WORK": str(tmp_path / "work")})
@@ -117,7 +150,7 @@ def test_init_from_a_run_folder_or_keras_file_then_resume_wins(tmp_path, tiny_da
 def test_a_typo_fails_in_one_line_before_any_work_and_the_corrected_rerun_trains(tmp_path, tiny_data):
     tree, lfw = tiny_data
     run = tmp_path / "run"
-    # No --train_dirs and no data where MOBIFACE_DATA points: had anything run before the check,
+    # No --train_data and no data where MOBIFACE_DATA points: had anything run before the check,
     # the error would be about aligning the missing data, not about the typo.
     env = {**os.environ, "MOBIFACE_WORK": str(tmp_path / "work"), "MOBIFACE_DATA": str(tmp_path / "nothing")}
     for flag, message, status in (("--model=mobifcae", "--model must be one of ['mobiface', ", 2),

@@ -11,7 +11,10 @@ resolved configuration lands in `<run_dir>/config.json` (default `work/runs/defa
 Examples:
     mobiface-train                                      # the main job (demo preset)
     mobiface-train --preset=paper --mixed_precision --run_dir=work/runs/paper   # section 4.2's recipe
-    mobiface-train --train_dirs=/data/aligned/casia --nolfw_train --run_dir=work/runs/casia
+    mobiface-train --train_data=/data/aligned/casia --nolfw_train --run_dir=work/runs/casia   # your own tree
+    mobiface-train --preset=paper --train_data=/data/faces_emore --run_dir=work/runs/emore   # MS1M-ArcFace
+        # folder: train.rec streamed, identities from property, validated on its lfw/cfp_fp/agedb_30 .bin
+    mobiface-train --preset=paper --train_data=/data/glint360k --sample_rate=0.1 --best_on=cfp_fp  # partial FC
     mobiface-train --preset=distill --teacher=teacher.tflite --teacher_input_mean=127.5 \
         --teacher_input_std=128 --run_dir=work/runs/distill   # distillation alone (make bundle)
     mobiface-train --teacher=big.keras --distill_weight=2 --run_dir=work/runs/both   # ArcFace + distillation

@@ -98,6 +98,9 @@ class JsonConfig:
     overrides parsed by field type, and checks driven by each field's metadata (see `setting`)."""
 
     DESCRIPTION = "run configuration"  # in errors about an unreadable config.json
+    # Keys older config.json files used for a field since renamed (old name -> field), so their
+    # run folders still resume.
+    RENAMED = {}
 
     def to_json(self):
         """The configuration as indented JSON (tuples become lists)."""
@@ -113,6 +116,7 @@ class JsonConfig:
         """The configuration of a `config.json` dict; unknown keys are an error naming them."""
         if not isinstance(data, dict):
             raise BadInputError(f"expected a JSON object, found {type(data).__name__}")
+        data = {cls.RENAMED.get(name, name): value for name, value in data.items()}
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise BadInputError(f"unknown {cls.__name__} keys {sorted(unknown)}")
@@ -263,6 +267,8 @@ class TrainConfig(RunConfig):
     """Everything a training run needs. Defaults are the paper's recipe (section 4.2)."""
 
     DESCRIPTION = "training configuration"
+    # `train_dirs` became `train_data` when record datasets joined the folder trees.
+    RENAMED = {"train_dirs": "train_data"}
 
     preset: str = setting("paper", "Starting configuration; other settings override its fields.", choices=_presets)
     # Model
@@ -284,6 +290,10 @@ class TrainConfig(RunConfig):
     m3: float = setting(0.2, "See --m1.")
     easy_margin: bool = setting(False, "ArcFace's easy margin (no margin where theta + m > pi).")
     warmup_steps: int = setting(0, "Train with plain softmax for the first N steps.", check="non_negative")
+    sample_rate: float = setting(
+        1.0, "Partial FC: share of the class centres in each replica's softmax, the batch's own identities plus "
+        "random others, updated sparsely (1: every centre, the plain classifier). For 100K+ identities, e.g. 0.1 "
+        "for Glint360K (train.partial_fc).", check="positive")
     # Optimization (and the RunConfig fields with the paper's values)
     batch_size: int = redefault(RunConfig, "batch_size", 1024)
     learning_rate: float = redefault(RunConfig, "learning_rate", 0.1)
@@ -295,18 +305,29 @@ class TrainConfig(RunConfig):
     max_steps: int = redefault(RunConfig, "max_steps", 100000)
     mixed_precision: bool = setting(False, "mixed_float16 compute (GPUs).")
     # Data
-    train_dirs: Tuple[str, ...] = setting(
-        (), "Comma-separated aligned trees <root>/<identity>/<img>.jpg (default: work/aligned/celeba).",
-        path="input")
+    train_data: Tuple[str, ...] = setting(
+        (), "Training faces: comma-separated aligned trees <root>/<identity>/<img>.jpg (merged), or one record "
+        "dataset streamed from disk: an InsightFace folder (train.rec, train.idx, property, *.bin: faces_emore/, "
+        "glint360k/), a .rec with its .idx and property, or TFRecord files (a file, glob or folder). Default: "
+        "work/aligned/celeba.", path="input")
     lfw_dir: str = setting("", "LFW folder with pairs.txt and people.txt (default: the shared data's lfw/).",
                            path="input")
     lfw_aligned: str = setting("", "Aligned LFW crops (default: work/aligned/lfw).", path="input")
-    lfw_train: bool = setting(True, "Train on the LFW people of the folds outside --val_folds too.")
-    min_images: int = setting(1, "Drop identities with fewer training images.", check="non_negative")
+    lfw_train: bool = setting(True, "Train on the LFW people of the folds outside --val_folds too (folder trees "
+                              "only: record datasets name no people to keep the validation folds' out by).")
+    min_images: int = setting(1, "Drop identities with fewer training images (folder trees only: a record dataset "
+                              "trains on all its identities).", check="non_negative")
     augment: str = setting("flip", "Training augmentation: none, flip, full (flip, crop jitter, colour, blur), or "
                            "strong (full with twice the crop jitter, occlusion and grayscale).", choices=_augmentations)
     val_folds: Tuple[int, ...] = setting((10,), "Comma-separated LFW folds (1-10) validated on and kept out of "
-                                         "training.")
+                                         "training (folder-tree data).")
+    val_bins: Tuple[str, ...] = setting(
+        (), "Comma-separated InsightFace verification .bin files (lfw.bin, cfp_fp.bin, agedb_30.bin) validated every "
+        "--eval_every steps, each reported under its name (cfp_fp_accuracy, ...). Default: the .bin files of a "
+        "record dataset's folder.", path="input", resumable=True)
+    best_on: str = setting(
+        "", "The validation set that chooses best.keras: lfw (the LFW folds of folder-tree data) or a --val_bins "
+        "name without .bin (cfp_fp). Default: lfw (the folds, or an lfw.bin), else the first .bin.", resumable=True)
     # Side jobs (the RunConfig fields with the paper's values)
     eval_every: int = redefault(RunConfig, "eval_every", 2000)
     checkpoint_every: int = redefault(RunConfig, "checkpoint_every", 1000)
@@ -342,6 +363,9 @@ class TrainConfig(RunConfig):
 
         if self.input_size < MIN_INPUT_SIZE:
             raise BadInputError(f"--input_size must be at least {MIN_INPUT_SIZE}. Received `input_size={self.input_size}`")
+        if self.sample_rate > 1:
+            raise BadInputError(f"--sample_rate is a share of the class centres, at most 1. "
+                                f"Received `sample_rate={self.sample_rate}`")
         if not self.val_folds or any(not 1 <= f <= 10 for f in self.val_folds):
             raise BadInputError(f"--val_folds must be LFW folds 1..10. Received `val_folds={self.val_folds}`")
         if self.unlabeled_dirs and self.loss != "none":

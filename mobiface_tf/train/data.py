@@ -1,9 +1,13 @@
 """What a run trains and validates on: the training set under LFW's unrestricted protocol, the default data
-(aligned first, never taken half-aligned), the tf.data input, and the LFW fold validation.
+(aligned first, never taken half-aligned), record datasets streamed from disk, the tf.data input, and the
+validation sets (LFW folds, verification .bin files).
 
 The default job trains on the aligned CelebA subset plus the LFW people of the folds outside
 `val_folds` and validates on the pairs of `val_folds`; no identity of a validation fold is ever
-trained on (`gather_training_set` refuses one).
+trained on (`gather_training_set` refuses one). A record dataset (`--train_data=faces_emore/`, a
+`.rec`, TFRecord files) is streamed instead: its identity count comes from `property` (never a
+scan of a `.rec`), each worker reads its own share of the records, and it is validated on
+verification `.bin` files (by default those shipped in its folder).
 """
 
 import dataclasses
@@ -49,15 +53,156 @@ def default_train_dirs():
     return [paths.work_root() / "aligned" / "celeba"]
 
 
+@dataclasses.dataclass
+class RecordSet:
+    """A record dataset a run streams: an InsightFace `.rec` (its `.idx` and `property` beside it) or
+    TFRecord files.
+
+    Attributes:
+        path: the `.rec` file, or the TFRecord files (a list).
+        format: "rec" or "tfrecord".
+        num_classes: identities, from `property` (a `.rec` without one: its header record; TFRecord
+            without one: one pass over the labels).
+        num_images: images, or None where only a full pass would tell (TFRecord with `property`).
+        sources: one line per source, for the run's log.
+    """
+
+    path: object
+    format: str
+    num_classes: int
+    num_images: object
+    sources: list
+
+
+def describe(training):
+    """"N training images of C identities" of a `TrainingSet` or `RecordSet` (images unknown: "C identities")."""
+    images = len(training.paths) if isinstance(training, TrainingSet) else training.num_images
+    return f"{f'{images} training images of ' if images is not None else ''}{training.num_classes} identities"
+
+
+def data_format(config):
+    """"tree" (aligned folder trees, the default data included), "rec" or "tfrecord": what
+    `config.train_data` names (`data.formats.dataset_format`).
+
+    Raises BadInputError when a record dataset is combined with anything else: trees merge,
+    record datasets do not (several TFRecord files are one dataset).
+    """
+    from mobiface_tf.data.formats import dataset_format
+
+    found = [dataset_format(path) for path in config.train_data]
+    kinds = set(found) or {"tree"}
+    if kinds == {"tree"}:
+        return "tree"
+    if len(kinds) > 1 or (kinds == {"rec"} and len(found) > 1):
+        raise BadInputError(f"--train_data takes aligned folder trees (merged) or one record dataset, not "
+                            f"{' + '.join(found)}: combine them into one with mobiface-convert first. "
+                            f"Received `train_data={','.join(config.train_data)}`")
+    return found[0]
+
+
+def resolve_data_settings(config):
+    """`config` with the settings that depend on the data filled in: for a record dataset, no LFW
+    people (`lfw_train=False`: it names no people to keep the validation folds' out by), and when
+    `val_bins` is empty, the verification `.bin` files of its folder; `best_on` defaults to "lfw"
+    (the LFW folds, or a record dataset's lfw.bin), else the first validation set. Idempotent.
+
+    `min_images` filters folder trees only (a record dataset trains on all its identities, whose
+    counts only a pass over every label would give): it becomes 1.
+
+    Raises BadInputError for `unlabeled_dirs` with a record dataset, for a `best_on` that names no
+    validation set, and when there is nothing to validate on.
+    """
+    from mobiface_tf.data.formats import verification_bins
+
+    changes = {}
+    if data_format(config) != "tree":
+        if config.unlabeled_dirs:
+            raise BadInputError("--unlabeled_dirs join folder-tree training data only, not a record dataset")
+        changes.update(lfw_train=False, min_images=min(config.min_images, 1))
+        if not config.val_bins:
+            changes["val_bins"] = tuple(str(path) for path in verification_bins(config.train_data[0]))
+    config = dataclasses.replace(config, **changes)
+    names = validation_set_names(config)
+    if len(set(names)) != len(names):
+        raise BadInputError(f"two validation sets share a name ({names}): LFW folds are `lfw`, a .bin its file "
+                            "name; rename one")
+    if config.eval_every and not names:
+        raise BadInputError("nothing to validate on: a record dataset is validated on verification .bin files "
+                            "(none beside it): give --val_bins=lfw.bin,... or --eval_every=0")
+    if config.best_on and config.best_on not in names:
+        raise BadInputError(f"--best_on must name a validation set, one of {names}. Received `best_on="
+                            f"{config.best_on!r}`")
+    if not config.best_on and names:
+        config = dataclasses.replace(config, best_on="lfw" if "lfw" in names else names[0])
+    return config
+
+
+def validation_set_names(config):
+    """The names of the sets `config` validates on: "lfw" (the LFW folds) for folder-tree data, then
+    each `.bin` of `val_bins` by its file name without `.bin`."""
+    names = ["lfw"] if data_format(config) == "tree" else []
+    return names + [Path(path).stem for path in config.val_bins]
+
+
+def open_record_set(config, log=print):
+    """The `RecordSet` of a record dataset's `config.train_data`; reads `.idx` and `property`, or, for
+    TFRecord files without a `property` beside them, every label once (said in `log`).
+
+    Raises DataNotFoundError / BadInputError for missing or unreadable files.
+    """
+    from mobiface_tf.data.formats import PROPERTY_FILE, rec_file
+    from mobiface_tf.data.recordio import read_insightface_rec, read_property
+
+    kind = data_format(config)
+    if kind == "rec":
+        path = rec_file(config.train_data[0])
+        with read_insightface_rec(path) as record:
+            num_classes, num_images = record.num_classes, len(record)
+        origin = "property" if path.with_name(PROPERTY_FILE).is_file() else "the header record"
+        return RecordSet(str(path), kind, num_classes, num_images,
+                         [f"{path}: {num_images} images of {num_classes} identities (InsightFace .rec, identity "
+                          f"count from {origin})"])
+    from mobiface_tf.data.tfrecords import tfrecord_files
+
+    files = tfrecord_files(list(config.train_data))
+    property_path = Path(files[0]).with_name(PROPERTY_FILE)
+    if property_path.is_file():
+        num_classes, num_images = read_property(property_path)[0], None
+        origin = str(property_path)
+    else:
+        log(f"counting the identities of {len(files)} TFRecord file(s) (one pass; a `property` file beside them, "
+            "`num_classes,112,112`, skips it)")
+        num_images, num_classes = _count_tfrecord_labels(files)
+        origin = "one pass over the labels"
+    shown = f"{num_images} images" if num_images is not None else "images"
+    return RecordSet(files, kind, num_classes, num_images,
+                     [f"{files[0]}{f' (+{len(files) - 1} files)' if len(files) > 1 else ''}: {shown} of {num_classes} "
+                      f"identities (TFRecord, identity count from {origin})"])
+
+
+def _count_tfrecord_labels(files):
+    """(records, 1 + the largest label) of TFRecord face files; unreadable records are skipped."""
+    from mobiface_tf.data.tfrecords import FEATURES
+
+    label_only = {"image/label": FEATURES["image/label"]}
+    labels = (tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+              .map(lambda record: tf.io.parse_single_example(record, label_only)["image/label"],
+                   num_parallel_calls=tf.data.AUTOTUNE)
+              .ignore_errors())
+    count, largest = labels.reduce((tf.constant(0, tf.int64), tf.constant(-1, tf.int64)),
+                                   lambda state, label: (state[0] + 1, tf.maximum(state[1], label)))
+    return int(count), int(largest) + 1
+
+
 def lfw_aligned_of(config):
     """The aligned LFW tree (config.lfw_aligned or work/aligned/lfw)."""
     return Path(config.lfw_aligned) if config.lfw_aligned else paths.work_root() / "aligned" / "lfw"
 
 
 def uses_default_data(config):
-    """True when `config` names no aligned trees of its own (--train_dirs, --lfw_aligned): the
+    """True when `config` names no training data of its own (--train_data, --lfw_aligned): the
     default job's, which `align_default_data` makes."""
-    return not config.train_dirs and not config.lfw_aligned
+    return not config.train_data and not config.lfw_aligned
 
 
 def align_default_data(config, log=print):
@@ -78,7 +223,7 @@ def align_default_data(config, log=print):
                 continue  # the source is not here to check the tree against: take it as it is
             raise DataNotFoundError(
                 "face data not found: set MOBIFACE_DATA (or `make train DATA=...`) to the folder holding "
-                "celeba_subset/ and lfw/, or pass --train_dirs=<aligned tree> --nolfw_train",
+                "celeba_subset/ and lfw/, or pass --train_data=<aligned tree or record dataset> --nolfw_train",
                 raw,
             )
         if aligned_tree.is_finished(aligned, raw):
@@ -117,8 +262,10 @@ def _list_aligned_tree(root):
     return list_identity_tree(root)
 
 
-def gather_training_set(config):
-    """Merge the configured aligned trees (and the LFW people outside the validation folds).
+def gather_training_set(config, log=print):
+    """What `config` trains on: a `RecordSet` for a record dataset (`open_record_set`), else a
+    `TrainingSet` merging the configured aligned trees (and the LFW people outside the validation
+    folds).
 
     Raises DataNotFoundError naming a missing tree, BadInputError if any training identity is a
     person of the validation folds (the unrestricted protocol forbids it) or a tree's alignment
@@ -126,8 +273,10 @@ def gather_training_set(config):
     """
     from mobiface_tf.data.sources import read_people
 
-    # Unlabeled faces alone (no --train_dirs) replace the default labelled tree rather than join it.
-    trees = [Path(d) for d in config.train_dirs] or ([] if config.unlabeled_dirs else default_train_dirs())
+    if data_format(config) != "tree":
+        return open_record_set(config, log)
+    # Unlabeled faces alone (no --train_data) replace the default labelled tree rather than join it.
+    trees = [Path(d) for d in config.train_data] or ([] if config.unlabeled_dirs else default_train_dirs())
     all_paths, all_labels, names, sources = [], [], [], []
     for root in trees:
         tree_paths, tree_labels, tree_names = _list_aligned_tree(root)
@@ -203,18 +352,24 @@ def _resize_if_needed(images, labels, size):
     return tf.image.resize(images, (size, size)), labels
 
 
-def make_dataset_fn(training, config, seed, teacher=None):
+def make_dataset_fn(training, config, seed, teacher=None, skip_counter=None):
     """`dataset_fn(input_context)` for `distribute_datasets_from_function`: each input pipeline
-    reads its own shard of the files, augmented as `config.augment` says, batched to the
-    per-replica batch, repeated forever. With a `teacher` (an `EmbeddingModel`) each element is
-    `(images, labels, teacher_embeddings)` of the same augmented 112x112 view."""
-    from mobiface_tf.data.pipeline import add_mixed_views, build_dataset
+    (one per worker) reads its own shard of the files or records, each once per pass, augmented as
+    `config.augment` says, batched to the per-replica batch, repeated forever. With a `teacher`
+    (an `EmbeddingModel`) each element is `(images, labels, teacher_embeddings)` of the same
+    augmented 112x112 view. Unreadable or corrupt faces are skipped and counted in `skip_counter`
+    (a `data.pipeline.SkipCounter`) when one is given.
+
+    `training` is a `TrainingSet` (files) or a `RecordSet` (streamed records)."""
+    from mobiface_tf.data.pipeline import add_mixed_views, build_dataset, dataset_from_records
 
     def dataset_fn(input_context):
-        dataset = build_dataset(
-            training.paths, training.labels, config.batch_size, training=True, seed=seed,
-            drop_remainder=True, input_context=input_context, augment=config.augment,
-        )
+        options = dict(training=True, seed=seed, drop_remainder=True, input_context=input_context,
+                       augment=config.augment, skip_counter=skip_counter)
+        if isinstance(training, RecordSet):
+            dataset = dataset_from_records(training.path, config.batch_size, **options)
+        else:
+            dataset = build_dataset(training.paths, training.labels, config.batch_size, **options)
         dataset = dataset.repeat()
         if config.mix_fraction:
             dataset = add_mixed_views(dataset, config.mix_fraction, seed)
@@ -246,33 +401,62 @@ def make_embed_fn(model, input_size):
 
 
 class Validator:
-    """LFW verification on the pairs of `val_folds` (1-based), the training runs' validation.
+    """Verification every `eval_every` steps on the run's validation sets: the LFW pairs of
+    `val_folds` (1-based; folder-tree data) and each InsightFace `.bin` of `bins`, through the safe
+    loader. Sets are named "lfw" and the `.bin` file names without `.bin`; `best_on` (default: "lfw",
+    else the first) names the one that chooses best.keras.
 
-    Raises DataNotFoundError when the LFW folder is missing.
+    Raises DataNotFoundError when the LFW folder or a `.bin` is missing, BadInputError for a
+    `.bin` that is not a verification set.
     """
 
-    def __init__(self, lfw_dir, val_folds, log=print):
-        from mobiface_tf.eval.lfw import LfwBenchmark
+    def __init__(self, lfw_dir, val_folds, log=print, bins=(), best_on=""):
+        from mobiface_tf.eval.lfw import BinBenchmark, LfwBenchmark
 
-        lfw_dir = Path(lfw_dir)
-        if not lfw_dir.is_dir():
-            raise DataNotFoundError("LFW folder for validation not found (set --lfw_dir, or --eval_every=0)", lfw_dir)
-        self.val_folds = list(val_folds)
-        self._benchmark = LfwBenchmark(lfw_dir, folds=[f - 1 for f in val_folds], log=log)
+        self.sets = {}
+        self.val_folds = list(val_folds) if lfw_dir is not None else []
+        if lfw_dir is not None:
+            lfw_dir = Path(lfw_dir)
+            if not lfw_dir.is_dir():
+                raise DataNotFoundError("LFW folder for validation not found (set --lfw_dir, or --eval_every=0)",
+                                        lfw_dir)
+            self.sets["lfw"] = LfwBenchmark(lfw_dir, folds=[f - 1 for f in val_folds], log=log)
+        for path in bins:
+            benchmark = BinBenchmark(path)
+            self.sets[benchmark.name] = benchmark
+            log(f"validation set {benchmark.name}: {len(benchmark.issame)} pairs from {path}")
+        if not self.sets:
+            raise BadInputError("no validation set: give --val_bins, or --eval_every=0")
+        self.best_on = best_on or ("lfw" if "lfw" in self.sets else next(iter(self.sets)))
+        if self.best_on not in self.sets:
+            raise BadInputError(f"--best_on must name a validation set, one of {list(self.sets)}. "
+                                f"Received `best_on={best_on!r}`")
+
+    @property
+    def best_key(self):
+        """The metrics.jsonl key whose maximum chooses best.keras (e.g. "lfw_accuracy")."""
+        return f"{self.best_on}_accuracy"
 
     def record(self, embed_fn, step, values, lr):
-        """Validate `embed_fn` (no flip) and return the `metrics.jsonl` line of a training stage:
-        the step, the stage's loss `values` (a dict), the learning rate and the LFW figures."""
+        """Validate `embed_fn` (no flip) on every set and return the `metrics.jsonl` line of a training
+        stage: the step, the stage's loss `values` (a dict), the learning rate, `<set>_accuracy`,
+        `<set>_accuracy_std` and `<set>_auc` of each set, and `best_on`."""
         start = time.monotonic()
-        result = self._benchmark.evaluate(embed_fn, flip="off")["no_flip"]
-        return {
-            "step": step,
-            **values,
-            "lr": lr,
-            "lfw_accuracy": result["accuracy_mean"],
-            "lfw_accuracy_std": result["accuracy_std"],
-            "lfw_auc": result["auc"],
-            "val_folds": self.val_folds,
-            "eval_seconds": round(time.monotonic() - start, 2),
-            "time": time.time(),
-        }
+        record = {"step": step, **values, "lr": lr}
+        for name, benchmark in self.sets.items():
+            result = benchmark.evaluate(embed_fn, flip="off")["no_flip"]
+            record.update({f"{name}_accuracy": result["accuracy_mean"], f"{name}_accuracy_std": result["accuracy_std"],
+                           f"{name}_auc": result["auc"]})
+        if self.val_folds:
+            record["val_folds"] = self.val_folds
+        record.update(best_on=self.best_on, eval_seconds=round(time.monotonic() - start, 2), time=time.time())
+        return record
+
+
+def make_validator(config, log=print):
+    """The `Validator` of a resolved training `config` (`resolve_data_settings`): the LFW folds for
+    folder-tree data, `config.val_bins`, `config.best_on`; None when `eval_every` is 0."""
+    if config.eval_every == 0:
+        return None
+    lfw_dir = lfw_dir_of(config) if data_format(config) == "tree" else None
+    return Validator(lfw_dir, config.val_folds, log, bins=config.val_bins, best_on=config.best_on)

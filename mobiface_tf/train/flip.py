@@ -81,7 +81,7 @@ def load_source_run(run_dir, checkpoint=""):
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:
         raise DataNotFoundError(f"unreadable checkpoint ({str(error).splitlines()[0]})", checkpoint) from None
     kernel = shapes.get("head/kernel/.ATTRIBUTES/VARIABLE_VALUE")
-    return SourceRun(run_dir, config, str(checkpoint), None if kernel is None else int(kernel[1]))
+    return SourceRun(run_dir, config, str(checkpoint), None if kernel is None else trainer.classifier_classes(config, kernel))
 
 
 @dataclasses.dataclass
@@ -129,8 +129,7 @@ def build_flip_state(source, config, strategy=None):
         trained = {"model": backbone}
         classifier = None
         if use_ce:
-            classifier = losses.CosineClassifier(source.num_classes, dtype="float32", name="cosine_classifier")
-            classifier.build(backbone.output_shape)
+            classifier = trainer.build_classifier(source_config, source.num_classes, backbone.output_shape[-1])
             trained["head"] = classifier
         restored = tf.train.Checkpoint(**trained).restore(source.checkpoint)
         try:
@@ -252,11 +251,13 @@ def train_flip(config, strategy=None, log=print):
     training = _training_set(source, config)
     validator = None
     if run.is_chief and config.eval_every > 0:
-        validator = data.Validator(data.lfw_dir_of(source.config), source.config.val_folds, say)
+        # The source run's validation sets: its LFW folds, or the .bin files of its record dataset.
+        validator = data.make_validator(
+            data.resolve_data_settings(dataclasses.replace(source.config, eval_every=config.eval_every)), say)
     run.start(config)
     classes = "no classifier" if source.num_classes is None else f"classifier of {source.num_classes} identities"
-    say(f"flip stage on {source.checkpoint} ({source.config.model}, {classes}); {len(training.paths)} training "
-        f"images; cross-entropy weight {config.flip_ce_weight}")
+    say(f"flip stage on {source.checkpoint} ({source.config.model}, {classes}); {data.describe(training)}; "
+        f"cross-entropy weight {config.flip_ce_weight}")
 
     state = build_flip_state(source, config, strategy)
     data_config = dataclasses.replace(source.config, batch_size=config.batch_size)
@@ -276,8 +277,7 @@ def train_flip(config, strategy=None, log=print):
 
 def _report(step, values, lr, record, best):
     return (f"\nstep {step}: loss {values['loss']:.4f} (flip L2 {values['flip_l2']:.4f}, mirror L2 "
-            f"{values['mirror_l2']:.4f}), LFW folds {record['val_folds']} accuracy of "
-            f"(f_I + g(f_I))/2 {record['lfw_accuracy']:.4f} (best {best:.4f})")
+            f"{values['mirror_l2']:.4f}), (f_I + g(f_I))/2: {loop.validation_summary(record)} (best {best:.4f})")
 
 
 def _training_set(source, config):
@@ -286,8 +286,11 @@ def _training_set(source, config):
     training = data.gather_training_set(source.config)
     if config.flip_ce_weight == 0:
         return training
-    labelled = training.labels >= 0  # distillation runs may add unlabeled faces (label -1)
-    if not labelled.all():
+    if isinstance(training, data.RecordSet):
+        labelled = None  # a record dataset holds labelled faces only
+    else:
+        labelled = training.labels >= 0  # distillation runs may add unlabeled faces (label -1)
+    if labelled is not None and not labelled.all():
         training = dataclasses.replace(training, paths=[p for p, k in zip(training.paths, labelled) if k],
                                        labels=training.labels[labelled])
     if training.num_classes != source.num_classes:

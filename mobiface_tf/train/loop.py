@@ -2,10 +2,11 @@
 
     run_dir/config.json      the stage's resolved configuration (rewritten on resume)
     run_dir/checkpoints/     tf.train checkpoints of the stage's state, `ckpt-<step>`
-    run_dir/best.keras       the stage's model with the best validation accuracy
+    run_dir/best.keras       the stage's model with the best accuracy on the validation set `best_on`
     run_dir/final.keras      the stage's model after the last step
-    run_dir/logs/            TensorBoard scalars: the stage's losses, lr, images_per_s, lfw_accuracy
-    run_dir/metrics.jsonl    one JSON object per validation: step, losses, lr, lfw_accuracy, ...
+    run_dir/logs/            TensorBoard scalars: the stage's losses, lr, images_per_s, <set>_accuracy
+    run_dir/metrics.jsonl    one JSON object per validation: step, losses, lr, <set>_accuracy of each
+                             validation set (lfw, cfp_fp, ...), best_on, skipped_records, ...
     run_dir/workers/<task>/  multi-worker runs only: the non-chief workers' own checkpoints and
                              final.keras (every worker must write its checkpoints somewhere)
 
@@ -113,9 +114,21 @@ class RunFolder:
             stream.write(json.dumps(record) + "\n")
 
 
+def validation_summary(record):
+    """The accuracies of a validation record in words: "LFW folds [10] accuracy 0.9 +- 0.01, cfp_fp ..."."""
+    parts = []
+    for key in record:
+        name = key[: -len("_accuracy")]
+        if not key.endswith("_accuracy") or key.startswith("best_"):
+            continue
+        label = f"LFW folds {record['val_folds']} accuracy" if name == "lfw" and "val_folds" in record else name
+        parts.append(f"{label} {record[key]:.4f} +- {record[f'{name}_accuracy_std']:.4f}")
+    return ", ".join(parts)
+
+
 def _default_report(step, values, lr, record, best):
-    return (f"\nstep {step}: loss {values['loss']:.4f}, lr {lr:g}, LFW folds {record['val_folds']} accuracy "
-            f"{record['lfw_accuracy']:.4f} +- {record['lfw_accuracy_std']:.4f} (best {best:.4f})")
+    return (f"\nstep {step}: loss {values['loss']:.4f}, lr {lr:g}, {validation_summary(record)} "
+            f"(best {record.get('best_on', 'lfw')} {best:.4f})")
 
 
 @dataclasses.dataclass
@@ -135,6 +148,8 @@ class Stage:
         recorded: the step values written to metrics.jsonl with each validation.
         shown: the step values on the progress bar (besides lr).
         report: `report(step, values, lr, record, best) -> str`, the line printed per validation.
+        input_skipped: `input_skipped() -> int`, the faces the input pipeline skipped as unreadable or
+            corrupt so far (recorded with each validation), or None.
     """
 
     checkpoint: tf.train.Checkpoint
@@ -149,6 +164,7 @@ class Stage:
     recorded: tuple = ("loss",)
     shown: tuple = ("loss",)
     report: Callable = _default_report
+    input_skipped: Callable = None
 
 
 def restore_latest(checkpoint, manager, step, optimizer, say):
@@ -203,7 +219,8 @@ def run_stage(run, stage, config, make_iterator, validator=None, on_fresh_start=
         config: the stage's `RunConfig` (batch size, length, cadence of checkpoints, logs, validation).
         make_iterator: `make_iterator(seed) -> iterator` of the stage's training batches; called
             once, with `config.seed + the step training resumes at`.
-        validator: a `train.data.Validator` (None: no validation, no best.keras).
+        validator: a `train.data.Validator` (None: no validation, no best.keras); its `best_key`
+            names the record field that chooses best.keras.
         on_fresh_start: called once before the first step of a run that resumed nothing (a warm start).
 
     Returns:
@@ -224,7 +241,8 @@ def run_stage(run, stage, config, make_iterator, validator=None, on_fresh_start=
     writer = ScalarWriter(run.run_dir / "logs", enabled=run.is_chief)
     progbar = (keras.utils.Progbar(config.max_steps, stateful_metrics=[*stage.shown, "lr"])
                if (run.is_chief and config.progress) else None)
-    best, train_seconds = reports.history(run.run_dir)
+    best_key = validator.best_key if validator is not None else "lfw_accuracy"
+    best, train_seconds = reports.history(run.run_dir, best_key)
     process_start, eval_seconds = time.monotonic(), 0.0
     current = resumed_from
     values = {"loss": float("nan")}
@@ -260,12 +278,16 @@ def run_stage(run, stage, config, make_iterator, validator=None, on_fresh_start=
             record = validator.record(embed_fn, current, {name: values[name] for name in stage.recorded}, lr)
             record["train_seconds"] = round(train_seconds + time.monotonic() - process_start - eval_seconds, 1)
             eval_seconds += record["eval_seconds"]
-            writer.write(current, {"lfw_accuracy": record["lfw_accuracy"]})
+            if stage.input_skipped is not None:
+                # Read after the validation: the input pipeline's buffers are full by then and nothing is
+                # being decoded, so the count is exact.
+                record["skipped_records"] = stage.input_skipped()
+            writer.write(current, {key: value for key, value in record.items() if key.endswith("_accuracy")})
             writer.flush()
-            if record["lfw_accuracy"] > best:
-                best = record["lfw_accuracy"]
+            if record[best_key] > best:
+                best = record[best_key]
                 run.save_model(stage.model, "best.keras")
-            record["best_lfw_accuracy"] = best
+            record[f"best_{best_key}"] = best
             run.append_record(record)
             run.say(stage.report(current, values, lr, record, best))
     if resumed_from < config.max_steps or not (run.own_dir / "final.keras").exists():

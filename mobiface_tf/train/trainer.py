@@ -31,7 +31,8 @@ def prepare(config):
     """Check `config` against everything that can be checked before any work: its choices, its
     input paths, and the run folder's saved settings; fill in the default run folder.
 
-    Nothing is written. Returns the configuration with `run_dir` set.
+    Nothing is written. Returns the configuration with `run_dir` and the settings that follow from
+    the data set (`data.resolve_data_settings`: validation sets, `best_on`).
     """
     config = dataclasses.replace(config, run_dir=config.run_dir or str(paths.default_run_dir()))
     config.validate()
@@ -39,8 +40,28 @@ def prepare(config):
     if config.loss == "none" and not config.teacher:
         raise BadInputError("--loss=none trains with distillation alone and needs --teacher=PATH")
     config.check_paths()
+    config = data.resolve_data_settings(config)
     loop.RunFolder(config.run_dir).check_resume(config)
     return config
+
+
+def build_classifier(config, num_classes, embedding_size):
+    """The cosine classifier of `config`, built for `embedding_size`-d embeddings: the plain one
+    (centres as columns), or with `sample_rate` < 1 partial FC's (centres as rows,
+    `partial_fc.SampledCosineClassifier`). Checkpoints name it `head` either way."""
+    from mobiface_tf.train import partial_fc
+
+    if config.sample_rate < 1:
+        head = partial_fc.SampledCosineClassifier(num_classes, dtype="float32", name="cosine_classifier")
+    else:
+        head = losses.CosineClassifier(num_classes, dtype="float32", name="cosine_classifier")
+    head.build((None, embedding_size))
+    return head
+
+
+def classifier_classes(config, kernel_shape):
+    """The identity count of a checkpointed classifier kernel of `config` (see `build_classifier`)."""
+    return int(kernel_shape[0] if config.sample_rate < 1 else kernel_shape[1])
 
 
 def build_backbone(config):
@@ -93,7 +114,13 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
     `tf.function` train step (no XLA: 5x slower on this CPU).
 
     `teacher_size` (the teacher's embedding size D') adds the distillation projection and makes
-    the train step expect `(images, labels, teacher_embeddings)` batches."""
+    the train step expect `(images, labels, teacher_embeddings)` batches.
+
+    With `config.sample_rate` < 1 (partial FC, `train.partial_fc`) each replica's softmax runs over
+    a sample of the class centres, and SGD updates only the sampled centres, with their L2 term
+    (the other variables keep the loss's L2 term); Adam takes the same sparse gradient densely."""
+    from mobiface_tf.train import partial_fc
+
     if config.loss == "none" and teacher_size is None:
         raise BadInputError("--loss=none trains with distillation alone and needs --teacher=PATH")
     if config.mixed_precision:
@@ -103,13 +130,16 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
             backbone = build_backbone(config)
             head = projection = None
             if config.loss != "none":
-                head = losses.CosineClassifier(num_classes, dtype="float32", name="cosine_classifier")
-                head.build(backbone.output_shape)
+                head = build_classifier(config, num_classes, backbone.output_shape[-1])
             if teacher_size is not None:
                 projection = distill.make_projection(backbone.output_shape[-1], teacher_size)
             schedule = config.lr_schedule()
+            sampled = head is not None and config.sample_rate < 1
             if config.optimizer == "adam":
                 optimizer = keras.optimizers.Adam(learning_rate=schedule)
+            elif sampled:
+                optimizer = partial_fc.SparseMomentumSGD(learning_rate=schedule, momentum=config.momentum,
+                                                         sparse_l2=config.weight_decay)
             else:
                 optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
             if config.mixed_precision:
@@ -132,6 +162,13 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
         )
     decay = 0.5 * config.weight_decay
     replicas = strategy.num_replicas_in_sync
+    num_centres = None
+    decayed = variables
+    if sampled:
+        num_centres = partial_fc.num_sampled(num_classes, config.sample_rate, config.batch_size // replicas)
+        if config.optimizer != "adam":
+            # SparseMomentumSGD adds the sampled centres' L2 term; the whole matrix's would be dense.
+            decayed = [v for v in variables if v is not head.kernel]
 
     def step_fn(images, labels, teacher_embeddings=None):
         with tf.GradientTape() as tape:
@@ -141,8 +178,12 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
                 # Mixed views (`mix_fraction`) carry label -1: no identity, distillation only.
                 labelled = labels >= 0
                 safe_labels = tf.where(labelled, labels, tf.zeros_like(labels))
-                logits = margin(head(embeddings), safe_labels, optimizer.iterations)
-                per_example = losses.margin_cross_entropy(logits, safe_labels) * tf.cast(labelled, tf.float32)
+                if num_centres is None:
+                    cos_logits, targets = head(embeddings), safe_labels
+                else:
+                    cos_logits, targets, _ = head.sampled(embeddings, safe_labels, num_centres)
+                logits = margin(cos_logits, targets, optimizer.iterations)
+                per_example = losses.margin_cross_entropy(logits, targets) * tf.cast(labelled, tf.float32)
                 loss += tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
             if projection is not None:
                 per_example = distill.cosine_distillation_loss(
@@ -153,7 +194,7 @@ def build_train_state(config, num_classes, strategy, teacher_size=None):
                     # Per replica: the pairs of this replica's share of the batch.
                     loss += config.relational_weight * distill.relational_loss(
                         embeddings, teacher_embeddings) / replicas
-            l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
+            l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in decayed])
             total = loss + decay * l2 / replicas
             scaled = optimizer.scale_loss(total)
         grads = tape.gradient(scaled, variables)
@@ -226,21 +267,25 @@ def train(config, strategy=None, log=print):
         DataNotFoundError: training or validation data is missing.
         TrainingDivergedError: the loss became NaN/inf; the last good checkpoint is kept.
     """
+    from mobiface_tf.data.pipeline import SkipCounter
+
     strategy = strategy or loop.make_strategy()
     config = prepare(config)
     run = loop.RunFolder(config.run_dir, strategy, log)
     say = run.say
-    training = data.gather_training_set(config)
-    if len(training.paths) < config.batch_size:
+    training = data.gather_training_set(config, say)
+    num_images = len(training.paths) if isinstance(training, data.TrainingSet) else training.num_images
+    if num_images is not None and num_images < config.batch_size:
         raise BadInputError(f"--batch_size={config.batch_size} is larger than the training set "
-                            f"({len(training.paths)} faces): no full batch to train on")
+                            f"({num_images} faces): no full batch to train on")
     teacher = distill.teacher_of(config)
-    validator = data.Validator(data.lfw_dir_of(config), config.val_folds, say) \
-        if run.is_chief and config.eval_every > 0 else None
+    validator = data.make_validator(config, say) if run.is_chief else None
     run.start(config)
     for line in training.sources:
         say(f"training data: {line}")
-    say(f"training set: {len(training.paths)} images of {training.num_classes} identities")
+    say(f"training set: {data.describe(training)}")
+    if config.loss != "none" and config.sample_rate < 1:
+        say(f"partial FC: {config.sample_rate:g} of the {training.num_classes} class centres in each replica's softmax")
     if teacher is not None:
         say(f"teacher: {teacher.source} ({teacher.embedding_size}-d embedding), distill_weight "
             f"{config.distill_weight}, loss {config.loss}")
@@ -252,9 +297,11 @@ def train(config, strategy=None, log=print):
             f"({teacher.embedding_size}-d): the directions the projection drops get no distillation signal; "
             f"--embedding_size={teacher.embedding_size} avoids that")
 
+    skipped = SkipCounter()
+
     def make_iterator(seed):
         return iter(strategy.distribute_datasets_from_function(
-            data.make_dataset_fn(training, config, seed, teacher=teacher)))
+            data.make_dataset_fn(training, config, seed, teacher=teacher, skip_counter=skipped)))
 
     def warm_start_once():
         if config.init_from:
@@ -262,7 +309,7 @@ def train(config, strategy=None, log=print):
 
     stage = loop.Stage(checkpoint=state.checkpoint(), step=state.step, optimizer=state.optimizer,
                        train_step=state.train_step, model=state.backbone, input_size=config.input_size,
-                       lr_at=config.lr_at)
+                       lr_at=config.lr_at, input_skipped=skipped.skipped)
     result = loop.run_stage(run, stage, config, make_iterator, validator, on_fresh_start=warm_start_once)
     return {"run_dir": str(run.run_dir), "step": result["step"], "loss": result["values"]["loss"],
             "best_accuracy": result["best_accuracy"], "resumed_from": result["resumed_from"],
