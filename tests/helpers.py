@@ -55,6 +55,43 @@ def train_command(*flags):
     return [sys.executable, "-m", "mobiface_tf.cli.train", *flags]
 
 
+def run_workers(command, env, count=2, timeout=300):
+    """Run `command` as `count` MultiWorkerMirroredStrategy workers on localhost (TF_CONFIG set per
+    process, `env` otherwise); returns their (return code, combined output), chief first."""
+    import json
+    import os
+    import subprocess
+
+    cluster = {"worker": [f"localhost:{free_port()}" for _ in range(count)]}
+    workers = []
+    for index in range(count):
+        worker_env = dict(os.environ, **env,
+                          TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(command, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True))
+    outputs = []
+    try:
+        for worker in workers:
+            outputs.append(worker.communicate(timeout=timeout)[0])
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    return [(worker.returncode, output) for worker, output in zip(workers, outputs)]
+
+
+def assert_same_trainable_weights(path_a, path_b):
+    """Two workers' saved models agree exactly in their trainable weights (gradients are all-reduced);
+    BatchNorm moving statistics are per replica (no sync BN) and are expected to differ."""
+    import keras
+
+    import mobiface_tf.models.contract  # noqa: F401  registers FaceModel for loading
+
+    a_model, b_model = keras.saving.load_model(path_a), keras.saving.load_model(path_b)
+    for a, b in zip(a_model.trainable_weights, b_model.trainable_weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+
+
 def free_port():
     """A TCP port on localhost nobody listens on right now."""
     with socket.socket() as sock:
@@ -136,3 +173,59 @@ def write_tiny_insightface_folder(root, identities=5, per_identity=4, bins=("lfw
         write_verification_bin(root / f"{name}.bin", faces, [i % 2 == 0 for i in range(pairs)], image_format="PNG")
     return root
 
+
+def write_lfw_insightface_folder(folder, lfw_dir, identities, per_identity=3, pairs=60, seed=0):
+    """A synthetic InsightFace dataset folder `folder` made from the shared LFW by the project's own code.
+
+    Each of `identities` identities is `per_identity` augmented views (`data.pipeline.augment_face`:
+    flip, crop jitter, colour, blur) of one LFW photo of a person of folds 1-9 (people.txt), aligned from
+    `landmarks_5pt.txt`; the views are written as an aligned tree and converted by `mobiface-convert`'s
+    `convert` into train.rec, train.idx and property. `lfw.bin` holds `pairs` pairs of fold 10 (half
+    genuine, half impostor), whose people are never trained on. With more identities than photos, photos
+    are reused (a reused photo is another identity's, seen through other augmentations).
+
+    Returns (number of images, number of identities).
+    """
+    import shutil
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from mobiface_tf.cli.convert import convert
+    from mobiface_tf.data.pipeline import augment_face
+    from mobiface_tf.data.sources import read_landmarks, read_pairs, read_people, write_verification_bin
+    from mobiface_tf.eval.lfw import align_images, lfw_images_dir
+
+    lfw_dir, folder = Path(lfw_dir), Path(folder)
+    landmarks = lfw_dir / "landmarks_5pt.txt"
+    people = {name for fold in read_people(lfw_dir / "people.txt")[:9] for name, _ in fold}
+    photos = sorted(relpath for relpath in read_landmarks(landmarks) if relpath.split("/")[0] in people)
+    chosen = [photos[i % len(photos)] for i in range(identities)]
+    unique = sorted(set(chosen))
+    aligned, _ = align_images(lfw_images_dir(lfw_dir), unique, "landmarks", landmarks_file=landmarks)
+    row = {relpath: i for i, relpath in enumerate(unique)}
+    base = tf.constant(aligned[[row[relpath] for relpath in chosen]])
+
+    def view(index):
+        face = tf.cast(base[index // per_identity], tf.float32)
+        image = augment_face(face, tf.stack([tf.constant(seed, tf.int64), index]))
+        return index, tf.io.encode_jpeg(tf.cast(tf.round(image), tf.uint8), quality=90)
+
+    tree = folder.with_name(folder.name + "_tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    width = len(str(identities - 1))
+    views = tf.data.Dataset.range(identities * per_identity).map(view, num_parallel_calls=tf.data.AUTOTUNE)
+    for index, jpeg in views.as_numpy_iterator():
+        target = tree / f"{index // per_identity:0{width}d}" / f"{index % per_identity}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(jpeg)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = convert(tree, folder / "train.rec", overwrite=True, log=lambda line: None)
+    shutil.rmtree(tree)
+
+    fold10 = [pair for pair in read_pairs(lfw_dir / "pairs.txt") if pair.fold == 9]
+    chosen_pairs = [p for p in fold10 if p.same][: pairs // 2] + [p for p in fold10 if not p.same][: pairs - pairs // 2]
+    relpaths = [relpath for p in chosen_pairs for relpath in (p.relpath_a, p.relpath_b)]
+    faces, _ = align_images(lfw_images_dir(lfw_dir), relpaths, "landmarks", landmarks_file=landmarks)
+    write_verification_bin(folder / "lfw.bin", faces, [p.same for p in chosen_pairs])
+    return summary["written"], summary["classes"]
