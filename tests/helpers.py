@@ -199,10 +199,13 @@ def write_lfw_insightface_folder(folder, lfw_dir, identities, per_identity=3, pa
     lfw_dir, folder = Path(lfw_dir), Path(folder)
     landmarks = lfw_dir / "landmarks_5pt.txt"
     people = {name for fold in read_people(lfw_dir / "people.txt")[:9] for name, _ in fold}
-    photos = sorted(relpath for relpath in read_landmarks(landmarks) if relpath.split("/")[0] in people)
+    images = lfw_images_dir(lfw_dir)
+    # landmarks_5pt.txt lists one photo the LFW copy lacks (Betsy_Coffin_0001).
+    photos = sorted(relpath for relpath in read_landmarks(landmarks)
+                    if relpath.split("/")[0] in people and (images / relpath).is_file())
     chosen = [photos[i % len(photos)] for i in range(identities)]
     unique = sorted(set(chosen))
-    aligned, _ = align_images(lfw_images_dir(lfw_dir), unique, "landmarks", landmarks_file=landmarks)
+    aligned, _ = align_images(images, unique, "landmarks", landmarks_file=landmarks)
     row = {relpath: i for i, relpath in enumerate(unique)}
     base = tf.constant(aligned[[row[relpath] for relpath in chosen]])
 
@@ -226,6 +229,6 @@ def write_lfw_insightface_folder(folder, lfw_dir, identities, per_identity=3, pa
     fold10 = [pair for pair in read_pairs(lfw_dir / "pairs.txt") if pair.fold == 9]
     chosen_pairs = [p for p in fold10 if p.same][: pairs // 2] + [p for p in fold10 if not p.same][: pairs - pairs // 2]
     relpaths = [relpath for p in chosen_pairs for relpath in (p.relpath_a, p.relpath_b)]
-    faces, _ = align_images(lfw_images_dir(lfw_dir), relpaths, "landmarks", landmarks_file=landmarks)
+    faces, _ = align_images(images, relpaths, "landmarks", landmarks_file=landmarks)
     write_verification_bin(folder / "lfw.bin", faces, [p.same for p in chosen_pairs])
     return summary["written"], summary["classes"]
