@@ -65,6 +65,14 @@ bench-align: install
 bench-pipeline: install
 	$(PY) tests/benchmarks/bench_pipeline.py
 
+# Training at scale: .rec input-pipeline throughput against MobiFace's training-step rate (full
+# classifier and partial FC), and the classifier's memory at 85,742 and 360,232 identities (512-d);
+# builds its synthetic InsightFace folder once under $(MOBIFACE_WORK)/bench_scale. SCALE_ARGS="--identities=20000".
+.PHONY: bench-scale
+SCALE_ARGS ?=
+bench-scale: install
+	$(PY) tests/benchmarks/bench_scale.py $(SCALE_ARGS)
+
 .PHONY: apk apk-gradle test-app android-tools android-assets android-bench
 
 # Android benchmark app (android_demo/README.md). `make apk` builds the signed debug APK
