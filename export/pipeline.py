@@ -34,7 +34,9 @@ def provenance(checkpoint, run_config):
         **{key: config.get(key) for key in ("preset", "model", "loss")},
         "teacher": Path(config["teacher"]).name if config.get("teacher") else None,
         "data": None if run_config is None else {
-            "train_dirs": _names(config.get("train_dirs")) or "default (aligned CelebA subset)",
+            # Runs started before record datasets joined the folder trees named the field train_dirs.
+            "train_data": (_names(config.get("train_data", config.get("train_dirs")))
+                           or "default (aligned CelebA subset)"),
             "unlabeled_dirs": _names(config.get("unlabeled_dirs")),
             "lfw_train": config.get("lfw_train"), "val_folds": config.get("val_folds")},
     }

@@ -303,13 +303,15 @@ def test_provenance_names_the_run_without_absolute_paths(tmp_path):
     run.mkdir(parents=True)
     (run / "metrics.jsonl").write_text('{"step": 500}\n{"step": 7000}\n')
     config = {"preset": "distill", "model": "mobiface", "loss": "none", "run_dir": str(run),
-              "teacher": str(tmp_path / "t" / "MobileFaceNet.tflite"), "train_dirs": [str(tmp_path / "celeba")],
+              "teacher": str(tmp_path / "t" / "MobileFaceNet.tflite"), "train_data": [str(tmp_path / "celeba")],
               "unlabeled_dirs": [], "lfw_train": True, "val_folds": [10]}
     source = provenance(run / "final.keras", config)
     assert source["run"] == "distill2" and source["file"] == "final.keras" and source["step"] == 7000
-    assert source["teacher"] == "MobileFaceNet.tflite" and source["data"]["train_dirs"] == ["celeba"]
+    assert source["teacher"] == "MobileFaceNet.tflite" and source["data"]["train_data"] == ["celeba"]
     assert len(source["config_sha256"]) == 64
     assert not [s for s in _strings(source) if s.startswith("/") or str(tmp_path) in s]
+    config["train_dirs"] = config.pop("train_data")  # a run started before the field's rename
+    assert provenance(run / "final.keras", config)["data"]["train_data"] == ["celeba"]
     bare = provenance(tmp_path / "model.keras", None)
     assert bare["file"] == "model.keras" and bare["run"] is None and bare["data"] is None
 
