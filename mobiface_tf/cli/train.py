@@ -62,7 +62,8 @@ def main(argv):
         data.align_default_data(config)
     summary = trainer.train(config, strategy=strategy)
     trained = f", loss {summary['loss']:.4f}" if summary["step"] > summary["resumed_from"] else " (nothing left to train)"
-    best = f", best LFW accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else ""
+    on = "LFW" if summary["best_on"] in ("", "lfw") else summary["best_on"]
+    best = f", best {on} accuracy {summary['best_accuracy']:.4f}" if summary["best_accuracy"] >= 0 else ""
     print(f"done: {summary['run_dir']} at step {summary['step']}{trained}{best}")
 
 

@@ -127,8 +127,10 @@ def validation_summary(record):
 
 
 def _default_report(step, values, lr, record, best):
-    return (f"\nstep {step}: loss {values['loss']:.4f}, lr {lr:g}, {validation_summary(record)} "
-            f"(best {record.get('best_on', 'lfw')} {best:.4f})")
+    # The default data's one set (the LFW folds) needs no name; otherwise name the set best.keras follows.
+    on = record.get("best_on", "lfw")
+    named = "" if on == "lfw" and "val_folds" in record else f"{on} "
+    return f"\nstep {step}: loss {values['loss']:.4f}, lr {lr:g}, {validation_summary(record)} (best {named}{best:.4f})"
 
 
 @dataclasses.dataclass

@@ -260,7 +260,8 @@ def train(config, strategy=None, log=print):
         log: callable taking one line of progress text (the chief's only).
 
     Returns:
-        dict: run_dir, step, loss, best_accuracy, resumed_from (step, 0 for a fresh run), num_classes.
+        dict: run_dir, step, loss, best_accuracy (on the validation set best_on), resumed_from (step, 0 for a
+            fresh run), num_classes, best_on.
 
     Raises:
         BadInputError: a setting that cannot be trained with, checked before anything is written.
@@ -313,4 +314,4 @@ def train(config, strategy=None, log=print):
     result = loop.run_stage(run, stage, config, make_iterator, validator, on_fresh_start=warm_start_once)
     return {"run_dir": str(run.run_dir), "step": result["step"], "loss": result["values"]["loss"],
             "best_accuracy": result["best_accuracy"], "resumed_from": result["resumed_from"],
-            "num_classes": training.num_classes}
+            "num_classes": training.num_classes, "best_on": config.best_on}
