@@ -1,4 +1,4 @@
-"""One exit-code table (README, "Reliability") that every entry point follows, flag errors included;
+"""One exit-code table (docs/reliability.md) that every entry point follows, flag errors included;
 output paths refused in one line with nothing written; evaluation refuses sets too small for its folds."""
 
 import configparser
@@ -44,8 +44,8 @@ def assert_usage_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def test_the_table_in_the_readme_is_the_errors_module():
-    readme = (ROOT / "README.md").read_text()
+def test_the_table_in_the_docs_is_the_errors_module():
+    readme = (ROOT / "docs" / "reliability.md").read_text()
     table = readme[readme.index("| exit | meaning |"):]
     table = table[:table.index("\n\n")]
     codes = {int(line.split("|")[1]) for line in table.splitlines()[2:]}
