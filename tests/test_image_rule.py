@@ -22,6 +22,8 @@ _OTHER_WALKS = {
     ("mobiface_tf/eval/lfw.py", "glob"): "LFW's protocol names its photos <Name>/<Name>_NNNN.jpg",
     ("mobiface_tf/data/tfrecords.py", "glob"): "TFRecord shards (*.tfrecord*), not images",
     ("mobiface_tf/cli/convert.py", "iterdir"): "moving the converted tree into place",
+    ("mobiface_tf/data/formats.py", "iterdir"): "whether a folder holds TFRecord shards, not images",
+    ("mobiface_tf/data/formats.py", "glob"): "the verification .bin files beside a record dataset",
 }
 
 
