@@ -2,12 +2,15 @@
 
 import dataclasses
 import json
+import subprocess
 
 import pytest
 
 from mobiface_tf.errors import BadInputError, DataNotFoundError
 from mobiface_tf.train import config as train_config
 from mobiface_tf.train.config import FlipConfig, RunConfig, TrainConfig, resolve_config
+
+from helpers import train_command
 
 
 def test_paper_preset_is_section_4_2():
@@ -187,3 +190,10 @@ def test_sample_rate_is_a_share():
     for value in ("0", "1.5"):
         with pytest.raises(BadInputError, match="sample_rate"):
             resolve_config("paper", {"sample_rate": value})
+
+
+def test_the_old_train_dirs_flag_still_names_the_training_data(tmp_path):
+    result = subprocess.run(train_command(f"--train_dirs={tmp_path / 'missing'}", f"--run_dir={tmp_path / 'run'}"),
+                            capture_output=True, text=True)
+    assert result.returncode == 7, result.stderr
+    assert result.stderr.strip() == f"error: {tmp_path / 'missing'}: no such file or folder (--train_data)"

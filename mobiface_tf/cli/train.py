@@ -32,6 +32,8 @@ flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Starting configuration; ot
 flags.DEFINE_list("compare_runs", None, "Print a Markdown table comparing these run folders' validation accuracy, "
                   "then exit (no training).")
 define_config_flags(TrainConfig, __name__, exclude=("preset",), default_help="Default: the preset's (paper: {default!r}).")
+# The flag's name before record datasets joined the folder trees; commands written for it still run.
+flags.DEFINE_alias("train_dirs", "train_data")
 
 
 def main(argv):
