@@ -1,51 +1,27 @@
-"""Face detection with MTCNN (boxes, scores, five landmarks) and the policy picking which face to use.
+"""Face detection with the `mtcnn` package on TensorFlow: boxes, scores, five landmarks.
 
 This is the only module that imports `mtcnn`. Its weights ship inside the `mtcnn` wheel, so
-detection never touches the network.
+detection never touches the network. `data/detect_lite.py` runs the same three networks on
+LiteRT without TensorFlow; both return `Face` lists (`data/faces.py`).
 """
 
-import dataclasses
-
 import numpy as np
-from PIL import Image
 
+from mobiface_tf.data.faces import (
+    DETECT_MAX_SIDE,
+    FACE_POLICIES,
+    Face,
+    check_detector_settings,
+    detect_downscaled,
+    downscale_for_detection,
+    select_faces,
+)
 from mobiface_tf.data.images import load_rgb
-from mobiface_tf.errors import BadInputError, MultipleFacesError, NoFaceError
 
-FACE_POLICIES = ("largest", "central", "all", "single")
-# Photos whose longer side exceeds this are detected on a downscaled copy (the landmarks are
-# mapped back, and the face is then warped from the full-resolution photo). MTCNN's cost grows
-# with the pixel count: a 12 MP photo took 7.6 CPU-s and 2.3 GB, an 8000x8000 one 9 GB. At 1280
-# pixels a face needs to be about 1/60 of the photo's longer side (min_face_size 20 at that
-# scale) to be found: every portrait or group photo, not a crowd in the distance.
-DETECT_MAX_SIDE = 1280
-
-
-# eq=False: faces compare by identity (value equality over arrays has no single truth value).
-@dataclasses.dataclass(frozen=True, eq=False)
-class Face:
-    """One detected face.
-
-    Attributes:
-        box: (4,) float32 `(x, y, w, h)` in image pixels, clipped to the image.
-        score: the detector's confidence in 0..1.
-        landmarks5: (5, 2) float32 `(x, y)` in template order: eye on the image's left, eye on
-            the image's right, nose, mouth corner on the image's left, on the image's right.
-    """
-
-    box: np.ndarray
-    score: float
-    landmarks5: np.ndarray
-
-    @property
-    def area(self):
-        """Box area in square pixels."""
-        return float(self.box[2] * self.box[3])
-
-    @property
-    def center(self):
-        """Box centre `(x, y)` in image pixels."""
-        return (float(self.box[0] + self.box[2] / 2), float(self.box[1] + self.box[3] / 2))
+# Face, FACE_POLICIES, select_faces and the large-photo rule (DETECT_MAX_SIDE,
+# downscale_for_detection) live in data/faces.py, shared with the LiteRT detector
+# (data/detect_lite.py); they stay importable from here.
+__all__ = ["DETECT_MAX_SIDE", "FACE_POLICIES", "Face", "FaceDetector", "downscale_for_detection", "select_faces"]
 
 
 class FaceDetector:
@@ -64,18 +40,8 @@ class FaceDetector:
     """
 
     def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, max_side=DETECT_MAX_SIDE):
-        if not min_face_size >= 4:
-            raise BadInputError(f"min_face_size must be >= 4 pixels, got {min_face_size!r}")
-        if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
-            raise BadInputError(f"thresholds must be three values in 0..1, got {thresholds!r}")
-        if not 0.0 < scale_factor < 1.0:
-            raise BadInputError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
-        if max_side is not None and not max_side >= 4 * min_face_size:
-            raise BadInputError(f"max_side must be None or >= 4 x min_face_size, got {max_side!r}")
-        self.max_side = max_side
-        self.min_face_size = min_face_size
-        self.thresholds = tuple(float(t) for t in thresholds)
-        self.scale_factor = float(scale_factor)
+        self.min_face_size, self.thresholds, self.scale_factor, self.max_side = check_detector_settings(
+            min_face_size, thresholds, scale_factor, max_side)
         self._mtcnn = None
 
     def detect(self, image_rgb):
@@ -88,15 +54,16 @@ class FaceDetector:
         Returns:
             list of `Face`, possibly empty, in the coordinates of `image_rgb`.
         """
-        image = load_rgb(image_rgb)
-        small, scale = downscale_for_detection(image, self.max_side)
+        return detect_downscaled(self._detect_full, load_rgb(image_rgb), self.max_side)
+
+    def _detect_full(self, image):
         if self._mtcnn is None:
             from mtcnn import MTCNN
 
             self._mtcnn = MTCNN()
         # The numpy output keeps sub-pixel landmarks; the JSON output rounds them to integers.
         rows = self._mtcnn.detect_faces(
-            small,
+            image,
             output_type="numpy",
             box_format="xywh",
             min_face_size=self.min_face_size,
@@ -105,83 +72,12 @@ class FaceDetector:
             threshold_rnet=self.thresholds[1],
             threshold_onet=self.thresholds[2],
         )
-        faces = [_face_from_row(row, scale, image.shape) for row in np.asarray(rows).reshape(-1, 16)]
-        return sorted(faces, key=lambda face: -face.score)
+        return [_face_from_row(row) for row in np.asarray(rows).reshape(-1, 16)]
 
 
-def downscale_for_detection(image, max_side):
-    """`(copy, (sx, sy))`: `image` reduced so its longer side is `max_side` (antialiased), and the
-    factors from its pixels to the original's; the image itself and (1, 1) when small enough."""
-    height, width = image.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
-        return image, (1.0, 1.0)
-    ratio = max_side / max(height, width)
-    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
-    # reducing_gap: Pillow first box-reduces by an integer factor, then resamples: fast and
-    # antialiased even for an 8000x8000 photo.
-    small = Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(small), (width / size[0], height / size[1])
-
-
-def _face_from_row(row, scale=(1.0, 1.0), shape=None):
+def _face_from_row(row):
     # mtcnn's row: image id, x, y, w, h, score, five x's, then five y's, in the order left_eye,
     # right_eye, nose, mouth_left, mouth_right. Its "left" is the image's left (checked against
     # LFW's landmarks_5pt.txt), which is our template order.
-    landmarks5 = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float64)
-    box = row[1:5].astype(np.float64)
-    if scale != (1.0, 1.0):
-        factors = np.asarray(scale)
-        # Pixel centres sit on integers in both images: x_photo = (x_copy + 0.5) * s - 0.5.
-        landmarks5 = (landmarks5 + 0.5) * factors - 0.5
-        box = np.r_[(box[:2] + 0.5) * factors - 0.5, box[2:] * factors]
-        height, width = shape[:2]
-        x0, y0 = np.clip(box[:2], 0, [width, height])
-        x1, y1 = np.clip(box[:2] + box[2:], 0, [width, height])
-        box = np.array([x0, y0, x1 - x0, y1 - y0])
-    return Face(box=box.astype(np.float32), score=float(row[5]), landmarks5=landmarks5.astype(np.float32))
-
-
-def select_faces(faces, policy, image_shape, path=None):
-    """Pick the faces to use from a detection, by a named policy.
-
-    Policies:
-        "largest": the face with the largest box (ties: higher score). The default for
-            photo collections, where the subject is usually the biggest face.
-        "central": the face whose box centre is nearest the image centre (ties: larger box);
-            for crops centred on the subject, such as LFW.
-        "all": every face, largest first.
-        "single": exactly one face; several raise `MultipleFacesError`.
-
-    Args:
-        faces: `Face` list from `FaceDetector.detect`.
-        policy: one of `FACE_POLICIES`.
-        image_shape: the image's shape, `(H, W, ...)`.
-        path: the image's name for error messages (optional).
-
-    Returns:
-        list of `Face`: one face, or all of them for "all".
-
-    Raises:
-        NoFaceError: `faces` is empty.
-        MultipleFacesError: policy "single" and more than one face.
-    """
-    if policy not in FACE_POLICIES:
-        raise BadInputError(f"unknown face policy {policy!r}; choose one of {', '.join(FACE_POLICIES)}")
-    if not faces:
-        raise NoFaceError("no face found", path=path)
-    by_size = sorted(faces, key=lambda face: (-face.area, -face.score))
-    if policy == "all":
-        return by_size
-    if policy == "largest":
-        return by_size[:1]
-    if policy == "single":
-        if len(faces) > 1:
-            raise MultipleFacesError(f"{len(faces)} faces found, policy 'single' wants one", path=path)
-        return list(faces)
-    height, width = image_shape[0], image_shape[1]
-    centre = np.array([width / 2.0, height / 2.0])
-
-    def distance(face):
-        return float(np.linalg.norm(np.array(face.center) - centre))
-
-    return [min(by_size, key=distance)]
+    landmarks5 = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float32)
+    return Face(box=row[1:5].astype(np.float32), score=float(row[5]), landmarks5=landmarks5)
