@@ -42,7 +42,13 @@ test-python: install
 test-java:
 	PYTHON=$(PYTHON) android_demo/tools/test-core.sh
 
-.PHONY: align align-lfw bench-align
+.PHONY: align align-lfw bench-align detector-tflite
+
+# The LiteRT detector's networks: the mtcnn package's P-, R- and O-Net (weights from its wheel)
+# converted to .tflite into mobiface_tf/assets/mtcnn/ (see its README.md). Needs TensorFlow.
+detector-tflite: install
+	$(PY) -m export.detector --out_dir=mobiface_tf/assets/mtcnn
+
 
 # Aligned 112x112 crops for training (CelebA subset, detected with MTCNN) and evaluation (LFW,
 # from its landmark file). Resumable: a rerun only does what is missing. Failures are listed in
