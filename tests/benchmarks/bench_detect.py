@@ -170,6 +170,27 @@ def main():
         image = _enlarged(path)
         tally.add(_timed(mtcnn, image), _timed(lite, image))
     tally.report("640x480 (CelebA photos enlarged)")
+
+    # The P-Net design choice: one interpreter kept per pyramid-level size (the default) against
+    # one re-planned for every level (budget 0 keeps a single interpreter); 3 interleaved rounds.
+    vga = [_enlarged(path) for path in _sample(celeba_paths, min(args.vga_sample, 20), args.seed)]
+    lfw = [load_rgb(lfw_dir / "images" / relpath) for relpath in sample[:100]]
+    variants = {"kept per size": None, "re-planned per level": 0}
+    for label, images in (("LFW", lfw), ("640x480", vga)):
+        detectors, cpu = {}, {name: [] for name in variants}
+        for name, budget in variants.items():
+            detectors[name] = LiteFaceDetector(num_threads=1)
+            detectors[name].detect(images[0])
+            if budget is not None:
+                detectors[name]._networks["pnet"].budget = budget
+        for _ in range(3):
+            for name, detector in detectors.items():
+                started = time.process_time()
+                for image in images:
+                    detector.detect(image)
+                cpu[name].append((time.process_time() - started) / len(images) * 1e3)
+        print(f"P-Net interpreters, {label} ({len(images)} photos, 3 rounds): " +
+              ", ".join(f"{name} {np.median(values):.1f} ms CPU per photo" for name, values in cpu.items()))
     print(f"host: load average {os.getloadavg()[0]:.1f} at the end")
 
 
