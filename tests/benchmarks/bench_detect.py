@@ -125,6 +125,7 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     from mobiface_tf import paths
+    from mobiface_tf.cli.common import Progress
     from mobiface_tf.data.detect import FaceDetector
     from mobiface_tf.data.detect_lite import LiteFaceDetector
     from mobiface_tf.data.faces import select_faces
@@ -151,7 +152,9 @@ def main():
     reference = {relpath: points for relpath, points in reference.items() if (lfw_dir / "images" / relpath).exists()}
     sample = _sample(reference, args.lfw_sample, args.seed)
     tally, agree = Tally(), {"mtcnn": 0, "lite": 0}
-    for relpath in sample:
+    progress = Progress("LFW photos")
+    for done, relpath in enumerate(sample, 1):
+        progress(done, len(sample))
         image = load_rgb(lfw_dir / "images" / relpath)
         results = {"mtcnn": _timed(mtcnn, image), "lite": _timed(lite, image)}
         tally.add(results["mtcnn"], results["lite"])
@@ -159,6 +162,7 @@ def main():
             if faces:
                 (face,) = select_faces(faces, "central", image.shape)
                 agree[name] += np.linalg.norm(face.landmarks5 - reference[relpath], axis=1).max() <= FILE_TOLERANCE_PX
+    progress.close()
     scope = "all" if len(sample) == len(reference) else f"seeded sample (seed {args.seed}) of"
     tally.report(f"LFW 150x150, {scope} {len(reference)} images")
     print(f"  central face within {FILE_TOLERANCE_PX:g} px of landmarks_5pt.txt (all five points): "
