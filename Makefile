@@ -13,12 +13,14 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install demo profile test test-python test-java
 
-# The virtual environment is rebuilt only when the package metadata changes.
+# The virtual environment is rebuilt only when the package metadata changes. It holds everything:
+# the runtime (the base install) plus the `train` extra (TensorFlow, Keras, mtcnn, matplotlib)
+# and pytest.
 install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[train,test]'
 	touch $@
 
 # The main job: everything a new user should see working on this machine's default data

@@ -61,3 +61,9 @@ class WriteError(MobiFaceError):
     """An output that could not be written (disk full, permission); what was there is unchanged."""
 
     exit_code = 9
+
+
+class MissingDependencyError(MobiFaceError):
+    """A command needs a library of the `train` extra (TensorFlow, Keras, mtcnn, matplotlib) that is not installed."""
+
+    exit_code = 10

@@ -1,7 +1,13 @@
-"""FaceEmbedder: photos -> detected, aligned faces -> L2-normalized embeddings -> verification."""
+"""FaceEmbedder: photos -> detected, aligned faces -> L2-normalized embeddings -> verification.
+
+With a `.tflite` model and the default LiteRT detector this imports only NumPy, Pillow and
+`ai_edge_litert`: TensorFlow is imported only for `.keras` / SavedModel / run-folder models and
+for the `mtcnn` detector.
+"""
 
 import dataclasses
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -9,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mobiface_tf.data.align import align_face
-from mobiface_tf.data.detect import FACE_POLICIES, FaceDetector, select_faces
+from mobiface_tf.data.faces import FACE_POLICIES, select_faces
 from mobiface_tf.data.images import load_rgb
 from mobiface_tf.embedding import EmbeddingModel, l2_normalize, load_embedding_model
 from mobiface_tf.errors import (
@@ -26,6 +32,9 @@ BUNDLED_MODEL = ASSETS_DIR / "mobiface.tflite"
 
 ALIGNED_SHAPE = (112, 112, 3)
 STAGES = ("load", "detect", "align", "embed")
+# Detector names: "litert" (the default: mtcnn's networks on LiteRT, no TensorFlow) and "mtcnn"
+# (the mtcnn package on TensorFlow, the reference LiteFaceDetector is tested against).
+DETECTORS = ("litert", "mtcnn")
 
 # Errors that concern one input image: batch jobs report them and go on with the next file.
 # BadInputError covers an aligned crop of the wrong size and degenerate landmarks.
@@ -112,9 +121,12 @@ class FaceEmbedder:
             (`BUNDLED_MODEL`).
         face_policy: which detected faces an image contributes: "largest" (default),
             "central", "all", or "single" (several faces raise `MultipleFacesError`).
-        detector: a `FaceDetector`; None creates one (MTCNN) the first time a photo needs it.
-        num_threads: CPU threads for the LiteRT interpreter and for TensorFlow (detection and
-            Keras models); None keeps the libraries' defaults.
+        detector: an object with `detect(image) -> [Face]` (`LiteFaceDetector`, `FaceDetector`),
+            or a name from `DETECTORS`; None or "litert" creates a `LiteFaceDetector` the first
+            time a photo needs one, "mtcnn" the mtcnn package's `FaceDetector` (TensorFlow).
+        num_threads: CPU threads for the LiteRT interpreters (model and detector) and, when a
+            Keras model or the "mtcnn" detector brings TensorFlow in, for TensorFlow; None keeps
+            the libraries' defaults (the LiteRT detector: 1 thread).
         threshold: a cosine threshold overriding the model's own (its FAR is then unknown).
         trust_saved_model: also accept a SavedModel folder as `model` (a SavedModel runs its
             own TensorFlow ops; see `mobiface_tf.embedding`).
@@ -130,11 +142,13 @@ class FaceEmbedder:
             raise BadInputError(f"num_threads must be a positive integer or None, got {num_threads!r}")
         if threshold is not None and not -1.0 <= float(threshold) <= 1.0:
             raise BadInputError(f"a cosine threshold lies in -1..1, got {threshold!r}")
+        if detector is not None and isinstance(detector, str) and detector not in DETECTORS:
+            raise BadInputError(f"detector must be one of {DETECTORS} or a detector object, got {detector!r}")
         self.face_policy = face_policy
         self.num_threads = num_threads
-        if num_threads is not None:
+        if num_threads is not None and (_needs_tensorflow(model) or detector == "mtcnn" or "tensorflow" in sys.modules):
             _limit_tensorflow_threads(num_threads)
-        self._detector = detector
+        self._detector = None if detector == "litert" else detector
         self._threshold_override = None if threshold is None else float(threshold)
         self.model = _load_model(model, num_threads, trust_saved_model)
 
@@ -171,9 +185,9 @@ class FaceEmbedder:
     # -- the pipeline --------------------------------------------------------------------
     @property
     def detector(self):
-        """The face detector, created on first use (loading MTCNN takes a second or two)."""
-        if self._detector is None:
-            self._detector = FaceDetector()
+        """The face detector, created on first use (`LiteFaceDetector` unless told otherwise)."""
+        if self._detector is None or isinstance(self._detector, str):
+            self._detector = make_detector(self._detector or "litert", self.num_threads)
         return self._detector
 
     def detect(self, image):
@@ -319,6 +333,28 @@ def _load_model(model, num_threads, trust_saved_model=False):
     if not isinstance(model, (str, os.PathLike)):
         raise ModelLoadError(f"model must be a path or an EmbeddingModel, got a {type(model).__name__}")
     return load_embedding_model(model, num_threads=num_threads, trust_saved_model=trust_saved_model)
+
+
+def make_detector(name="litert", num_threads=None):
+    """A face detector by name (`DETECTORS`): "litert" -> `LiteFaceDetector`, "mtcnn" -> `FaceDetector`."""
+    if name == "litert":
+        from mobiface_tf.data.detect_lite import LiteFaceDetector
+
+        return LiteFaceDetector(num_threads=num_threads or 1)
+    if name == "mtcnn":
+        from mobiface_tf.data.detect import FaceDetector
+
+        return FaceDetector()
+    raise BadInputError(f"detector must be one of {DETECTORS}, got {name!r}")
+
+
+def _needs_tensorflow(model):
+    """Whether loading `model` (what FaceEmbedder takes) imports TensorFlow: all but a `.tflite` path."""
+    if model is None:
+        return BUNDLED_MODEL.suffix.lower() != ".tflite"
+    if isinstance(model, (str, os.PathLike)):
+        return Path(model).suffix.lower() != ".tflite"
+    return False  # an EmbeddingModel: already loaded, whatever it runs on
 
 
 def _limit_tensorflow_threads(num_threads):

@@ -70,8 +70,12 @@ def main(argv):
     if workers < 1:
         raise BadInputError(f"--workers must be >= 1, got {FLAGS.workers}")
 
+    from mobiface_tf.cli.common import require_train_extra
     from mobiface_tf.data import aligned_tree
 
+    if FLAGS.landmarks is None:
+        # Detection runs in worker processes: say here, once, when its libraries are missing.
+        require_train_extra("tensorflow", "mtcnn")
     jobs, failures, skipped = plan_jobs(
         input_dir,
         output_dir,

@@ -1,11 +1,17 @@
 """What every entry point shares: quiet TensorFlow start-up, one-line errors, exit codes, progress."""
 
+import importlib.util
 import logging
 import os
 import sys
 import time
 
 from mobiface_tf.quiet import native_stderr_silenced
+
+# The libraries the `train` extra adds to the runtime install (numpy, pillow, absl-py,
+# ai-edge-litert), and the command that installs them.
+TRAIN_EXTRA_MODULES = ("tensorflow", "keras", "mtcnn", "matplotlib")
+TRAIN_EXTRA_INSTALL = "pip install 'mobiface-tf[train]'"
 
 
 def quiet_tensorflow():
@@ -55,10 +61,11 @@ def run_main(main, *, preload_tensorflow=False):
     """Run an absl `main(argv)` so user errors print one line and exit non-zero.
 
     Exit codes (docs/reliability.md's table): 0 success; 1 nothing usable came out (a batch in which
-    every file failed); a `MobiFaceError`'s own code (2 usage, flag errors included, 3..9) with
-    `error: <message>` as the one line on stderr; 130 for Ctrl-C. Anything else is a bug and
-    keeps its traceback. `preload_tensorflow` imports TensorFlow quietly first, for commands
-    that need it anyway.
+    every file failed); a `MobiFaceError`'s own code (2 usage, flag errors included, 3..10) with
+    `error: <message>` as the one line on stderr; 130 for Ctrl-C. A library of the `train` extra
+    that is not installed (the runtime-only install) becomes a `MissingDependencyError` (10)
+    saying how to install it. Anything else is a bug and keeps its traceback.
+    `preload_tensorflow` imports TensorFlow quietly first, for commands that need it anyway.
     """
     quiet_tensorflow()
     from absl import app
@@ -67,9 +74,15 @@ def run_main(main, *, preload_tensorflow=False):
 
     def guarded(argv):
         try:
-            if preload_tensorflow:
-                import_tensorflow()
-            return main(argv)
+            try:
+                if preload_tensorflow:
+                    import_tensorflow()
+                return main(argv)
+            except ModuleNotFoundError as error:
+                missing = _missing_extra(error)
+                if missing is not None:
+                    raise missing from error
+                raise error
         except MobiFaceError as error:
             print(f"error: {error}", file=sys.stderr)
             # The line above is the whole report: objects torn down on the way out (a failed
@@ -81,6 +94,38 @@ def run_main(main, *, preload_tensorflow=False):
             sys.exit(130)
 
     app.run(guarded, flags_parser=parse_flags)
+
+
+def require_train_extra(*modules):
+    """Raise `MissingDependencyError` unless every one of `modules` (of the `train` extra) is installed."""
+    from mobiface_tf.errors import MissingDependencyError
+
+    for name in modules:
+        if not _installed(name):
+            raise MissingDependencyError(_missing_text(name))
+
+
+def _missing_text(name):
+    command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else "this command"
+    return (f"{command} needs {name}, which is not installed (the runtime install runs only `mobiface` "
+            f"with a .tflite model); install it with {TRAIN_EXTRA_INSTALL}")
+
+
+def _missing_extra(error):
+    """A `MissingDependencyError` for a train-extra library that is not installed, else None."""
+    from mobiface_tf.errors import MissingDependencyError
+
+    top = (error.name or "").split(".")[0]
+    if top not in TRAIN_EXTRA_MODULES or _installed(top):
+        return None  # another module, or a broken install of one: a bug, keep the traceback
+    return MissingDependencyError(_missing_text(top))
+
+
+def _installed(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class Progress:

@@ -6,9 +6,12 @@
     mobiface identify PHOTO --gallery gallery.npz [--top_k 5] [--json]
 
 The model is the bundled one unless `--model` names a run folder, a `.keras` or a `.tflite`.
+With a `.tflite` model (the bundled one is) and the default `--detector litert`, nothing here
+imports TensorFlow: the command needs only ai-edge-litert, NumPy, Pillow and absl.
 `verify` exits 0 whether the faces match or not (the answer is printed); errors exit with the
 codes of docs/reliability.md's table (2 bad argument, 3 unreadable image, 4 no face, 5 several faces
-under `--face error`, 6 unusable model, 9 output not written), each with one line on stderr.
+under `--face error`, 6 unusable model, 9 output not written, 10 a `train`-extra library
+missing), each with one line on stderr.
 `embed` and `enroll` skip and report files that fail and exit 1 only when no file gave a face;
 then nothing is written. `enroll` never shrinks an existing gallery unless told `--replace`.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import Progress, run_main
+from mobiface_tf.cli.common import Progress, import_tensorflow, run_main
 from mobiface_tf.quiet import native_stderr_silenced
 
 FLAGS = flags.FLAGS
@@ -40,6 +43,12 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_float("threshold", None, "Cosine threshold for a match; default: the model's own (with its FAR).")
 flags.DEFINE_bool("json", False, "verify / identify: print the result as JSON.")
+flags.DEFINE_enum(
+    "detector",
+    "litert",
+    ["litert", "mtcnn"],
+    "Face detector: litert (mtcnn's networks on LiteRT, no TensorFlow) or mtcnn (the mtcnn package on TensorFlow).",
+)
 flags.DEFINE_bool("aligned", False, "Inputs are already aligned 112x112 crops: skip detection.")
 flags.DEFINE_integer("num_threads", None, "CPU threads for the model and the detector (default: the libraries').")
 flags.DEFINE_string("out", None, "embed: the .npz to write (embeddings, paths, boxes, landmarks).")
@@ -244,21 +253,28 @@ def identify(operands):
 
 # -- helpers --------------------------------------------------------------------------------
 def _embedder():
+    """The FaceEmbedder the flags describe, with every library's start-up lines silenced.
+
+    A `.tflite` model with the LiteRT detector imports no TensorFlow; a Keras model or
+    `--detector mtcnn` does, and TensorFlow's start-up (and GPU probe) happens here, silenced.
+    """
     from mobiface_tf.inference import FaceEmbedder
 
     with native_stderr_silenced():
+        if FLAGS.detector == "mtcnn":
+            import_tensorflow()
         embedder = FaceEmbedder(
             model=FLAGS.model,
             face_policy=_POLICY[FLAGS.face],
+            detector=FLAGS.detector,
             num_threads=FLAGS.num_threads,
             threshold=FLAGS.threshold,
             trust_saved_model=FLAGS.trust_saved_model,
         )
-        # The detector imports TensorFlow later; start it here, where its start-up lines are
-        # silenced, and probe the (absent) GPU, which logs too.
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
+        if not FLAGS.aligned and hasattr(embedder.detector, "load"):
+            embedder.detector.load()  # LiteRT's first interpreter logs a line
+        if "tensorflow" in sys.modules:
+            import_tensorflow()  # already imported by a Keras model: probe the GPU quietly
     return embedder
 
 

@@ -81,6 +81,17 @@ class LiteFaceDetector:
         self.model_dir = Path(model_dir) if model_dir is not None else MTCNN_ASSETS
         self._networks = None
 
+    def load(self):
+        """Create the networks now rather than on the first `detect` (returns self).
+
+        Runs R-Net once on a blank crop: LiteRT logs its XNNPACK start-up line on stderr when
+        the first interpreter of a process is planned, and callers that silence it call this
+        inside their silenced block. The batch-1 R-Net interpreter it plans is kept for use.
+        """
+        rnet = self._load()["rnet"]
+        rnet.run(np.zeros((1, RNET_SIZE, RNET_SIZE, 3), np.float32), ("face_probability",))
+        return self
+
     def _load(self):
         if self._networks is None:
             self._networks = {
