@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,7 +149,7 @@ def test_embed_enroll_identify(tiny_model, lfw_dir, tmp_path):
     probe = root / people[1] / f"{people[1]}_0002.jpg"
     result = mobiface("identify", probe, "--gallery", gallery, "--model", tiny_model, "--aggregate", "max", "--top_k", 2, "--json")
     assert result.returncode == 0, result.stderr
-    (face,) = json.loads(result.stdout)["faces"]
+    (face,) = map(json.loads, result.stdout.splitlines())
     assert [m["name"] for m in face["matches"]][0] == people[1]
     assert face["matches"][0]["similarity"] == pytest.approx(1.0, abs=1e-5)
     assert face["identified"] is None  # no threshold: ranking only
@@ -192,3 +193,83 @@ def test_enroll_never_replaces_or_shrinks_a_gallery_by_accident(tiny_model, lfw_
     assert result.returncode == 1 and "enrolled nobody" in result.stdout and "unchanged" in result.stdout
     assert gallery.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gallery.npz", "nobody", "people"]
+
+
+# `identify` of several photos: the gallery loaded once (counted by wrapping Gallery.load).
+_COUNTING_ENTRY = """
+import atexit, sys
+from mobiface_tf import gallery
+loads, original = [], gallery.Gallery.load.__func__
+def counted(cls, *args, **kwargs):
+    loads.append(1)
+    return original(cls, *args, **kwargs)
+gallery.Gallery.load = classmethod(counted)
+atexit.register(lambda: print(f"gallery loads: {len(loads)}", file=sys.stderr))
+from mobiface_tf.cli.mobiface import run
+run()
+"""
+
+
+@pytest.fixture(scope="module")
+def bundled_gallery(lfw_dir, tmp_path_factory):
+    """A gallery of three LFW people (photos 1 and 2 each) enrolled with the bundled model."""
+    root = tmp_path_factory.mktemp("people")
+    for name in ("Abdullah_Gul", "Adrien_Brody", "Colin_Powell"):
+        (root / name).mkdir()
+        for number in (1, 2):
+            (root / name / f"{name}_{number:04d}.jpg").write_bytes(_lfw(lfw_dir, name, number).read_bytes())
+    gallery = root / "gallery.npz"
+    result = mobiface("enroll", root, "--gallery", gallery)
+    assert result.returncode == 0, result.stderr
+    return gallery
+
+
+@pytest.mark.data
+def test_identify_a_folder_and_files_one_result_per_face(bundled_gallery, lfw_dir, tmp_path):
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    (probes / "powell.jpg").write_bytes(_lfw(lfw_dir, "Colin_Powell", 3).read_bytes())
+    (probes / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(probes / "blank.png")
+    two = Image.new("RGB", (300, 150))
+    two.paste(Image.open(_lfw(lfw_dir, "Adrien_Brody", 3)), (0, 0))
+    two.paste(Image.open(_lfw(lfw_dir, "Abdullah_Gul", 3)), (150, 0))
+    two.save(probes / "two.png")
+    extra = _lfw(lfw_dir, "George_W_Bush", 1)  # not enrolled
+
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNTING_ENTRY, "identify", str(probes), str(extra), "--gallery", str(bundled_gallery),
+         "--face", "all", "--top_k", "2", "--json"], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    by_image = {}
+    for record in records:
+        by_image.setdefault(Path(record["image"]).name, []).append(record)
+    assert sorted(by_image) == ["George_W_Bush_0001.jpg", "powell.jpg", "two.png"]
+    assert [r["identified"] for r in by_image["powell.jpg"]] == ["Colin_Powell"]
+    assert sorted(r["identified"] for r in by_image["two.png"]) == ["Abdullah_Gul", "Adrien_Brody"]
+    assert [r["identified"] for r in by_image["George_W_Bush_0001.jpg"]] == [None]
+    assert all(len(r["matches"]) == 2 and len(r["face"]["box"]) == 4 and r["far"] == 0.001 for r in records)
+    stderr = result.stderr
+    assert "gallery loads: 1" in stderr
+    assert "5/5 photos" in stderr  # the progress line
+    assert "skipped: " in stderr and "corrupt.jpg" in stderr and "blank.png" in stderr and "no face" in stderr
+    assert "identified 4 faces in 3 of 5 photos; skipped 2" in stderr
+
+    table = mobiface("identify", probes / "powell.jpg", extra, "--gallery", bundled_gallery)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("threshold 0.4408 (FAR 0.001") and lines[1].split()[:2] == ["identity", "best"]
+    assert len(lines) == 4 and lines[2].split()[:2] == ["Colin_Powell"] * 2 and lines[3].split()[0] == "unknown"
+    assert f" {probes / 'powell.jpg'}  [" in lines[2] and f" {extra}  [" in lines[3]  # then the next matches
+
+
+@pytest.mark.data
+def test_identify_batch_with_no_usable_photo_exits_1(bundled_gallery, tmp_path):
+    (tmp_path / "corrupt.jpg").write_bytes(b"GIF89a nonsense")
+    Image.fromarray(np.full((120, 120, 3), 200, np.uint8)).save(tmp_path / "blank.png")
+    result = mobiface("identify", tmp_path / "corrupt.jpg", tmp_path / "blank.png", "--gallery", bundled_gallery, "--json")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "identified 0 faces in 0 of 2 photos; skipped 2" in result.stderr

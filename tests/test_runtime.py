@@ -73,7 +73,7 @@ def test_verify_embed_enroll_identify_without_tensorflow(lfw_dir, tmp_path):
         mobiface, "identify", _lfw(lfw_dir, "Colin_Powell", 3), "--gallery", gallery, "--json", tmp_path=tmp_path)
     assert identified.returncode == 0, identified.stderr
     assert _foreign(loaded) == set(), loaded
-    (face,) = json.loads(identified.stdout)["faces"]
+    (face,) = map(json.loads, identified.stdout.splitlines())
     assert face["identified"] == "Colin_Powell" and face["matches"][0]["name"] == "Colin_Powell"
 
 

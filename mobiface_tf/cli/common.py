@@ -92,6 +92,10 @@ def run_main(main, *, preload_tensorflow=False):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader left (`mobiface identify DIR | head`): stop quietly, as other tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
 
     app.run(guarded, flags_parser=parse_flags)
 

@@ -3,7 +3,7 @@
     mobiface verify A.jpg B.jpg [--json] [--model M] [--face largest|all|error] [--threshold T]
     mobiface embed DIR --out embeddings.npz [--face ...]
     mobiface enroll DIR --gallery gallery.npz [--append | --replace]
-    mobiface identify PHOTO --gallery gallery.npz [--top_k 5] [--json]
+    mobiface identify PHOTO|DIR... --gallery gallery.npz [--top_k 5] [--json]
 
 The model is the bundled one unless `--model` names a run folder, a `.keras` or a `.tflite`.
 With a `.tflite` model (the bundled one is) and the default `--detector litert`, nothing here
@@ -12,8 +12,10 @@ imports TensorFlow: the command needs only ai-edge-litert, NumPy, Pillow and abs
 codes of docs/reliability.md's table (2 bad argument, 3 unreadable image, 4 no face, 5 several faces
 under `--face error`, 6 unusable model, 9 output not written, 10 a `train`-extra library
 missing), each with one line on stderr.
-`embed` and `enroll` skip and report files that fail and exit 1 only when no file gave a face;
-then nothing is written. `enroll` never shrinks an existing gallery unless told `--replace`.
+`embed`, `enroll` and `identify` of several photos or a folder skip and report files that fail
+and exit 1 only when no file gave a face (`embed` and `enroll` then write nothing);
+`identify --json` prints one JSON line per face. `enroll` never shrinks an existing gallery
+unless told `--replace`.
 """
 
 import json
@@ -42,7 +44,7 @@ flags.DEFINE_enum(
     "matching pair; identify: each face), or error when a photo holds several.",
 )
 flags.DEFINE_float("threshold", None, "Cosine threshold for a match; default: the model's own (with its FAR).")
-flags.DEFINE_bool("json", False, "verify / identify: print the result as JSON.")
+flags.DEFINE_bool("json", False, "verify: print the result as JSON; identify: one JSON line per face.")
 flags.DEFINE_enum(
     "detector",
     "litert",
@@ -204,51 +206,113 @@ def _refuse_to_replace(gallery_path):
 
 
 def identify(operands):
-    """`mobiface identify PHOTO --gallery FILE.npz`: the top-k enrolled identities per face."""
-    from mobiface_tf.gallery import Gallery
+    """`mobiface identify PHOTO|DIR... --gallery FILE.npz`: the top-k enrolled identities per face.
 
-    (photo,) = _operands(operands, 1, "identify PHOTO --gallery gallery.npz")
+    One photo: its faces, and an unusable photo is an error with its own exit code. Several photos
+    or a folder: the gallery and the model are loaded once, every face of every photo gets a
+    result (a JSON line with `--json`, a table row otherwise) as soon as its photo is done,
+    unusable files are skipped and reported on stderr with a progress line, and the exit status
+    is 1 only when no photo gave a face.
+    """
+    from mobiface_tf.errors import BadInputError
+    from mobiface_tf.gallery import Gallery
+    from mobiface_tf.inference import PER_IMAGE_ERRORS
+
+    if not operands:
+        raise BadInputError("usage: mobiface identify PHOTO|DIR... --gallery gallery.npz (got no photo)")
     gallery_path = _gallery_flag()
-    _check_readable(photo)
+    single = len(operands) == 1 and not Path(operands[0]).is_dir()
+    photos, skipped = ([operands[0]], []) if single else _expand_photos(operands)
+    if single:
+        _check_readable(photos[0])
     gallery = Gallery.load(gallery_path)  # a bad gallery fails before the model loads
     embedder = _embedder()
     gallery.attach(embedder)
-    found = embedder.embed(photo, aligned=FLAGS.aligned)
     threshold = embedder.threshold
-    records = []
-    for row, face in enumerate(found.faces):
-        matches = gallery.identify(found.embeddings[row], top_k=FLAGS.top_k, aggregate=FLAGS.aggregate)
-        records.append({"face": face, "matches": matches})
-    if FLAGS.json:
+    table = None if FLAGS.json else _IdentifyTable(threshold)
+    progress = None if single else Progress("photos")
+    faces, not_images = 0, len(skipped)
+    # One photo: its error is the command's (exit 3, 4, 5); a batch goes on with the next file.
+    per_photo_errors = () if single else PER_IMAGE_ERRORS
+    for done, photo in enumerate(photos, 1):
+        try:
+            found = embedder.embed(photo, aligned=FLAGS.aligned)
+        except per_photo_errors as error:
+            skipped.append((photo, error))
+            found = None
+        if found is not None:
+            labels, similarities = gallery.search(found.embeddings, top_k=FLAGS.top_k, aggregate=FLAGS.aggregate)
+            for row, face in enumerate(found.faces):
+                matches = [(gallery.names[label], float(s)) for label, s in zip(labels[row], similarities[row])]
+                _print_identified(photo, face, matches, threshold, gallery_path, table)
+                faces += 1
+        sys.stdout.flush()
+        if progress is not None:
+            progress(done, len(photos), detail=f"{faces} faces, {len(skipped)} skipped")
+    if progress is not None:
+        progress.close()
+    _report_skipped(skipped)
+    if not single:
+        files = len(photos) + not_images  # the folders' files that are not images count as skipped
+        print(f"identified {faces} faces in {files - len(skipped)} of {files} photos; "
+              f"skipped {len(skipped)}", file=sys.stderr)
+    return 0 if faces or single else 1
+
+
+def _expand_photos(operands):
+    """`(photos, skipped)`: files as given, folders as every image under them (the one walker,
+    `list_image_files`), in order; `skipped` the folders' files that are not images, as
+    `(path, reason)` rows for `_report_skipped`."""
+    from mobiface_tf.data.sources import list_image_files
+
+    photos, skipped = [], []
+    for operand in operands:
+        if Path(operand).is_dir():
+            listing = list_image_files(operand)
+            photos.extend(listing.paths)
+            skipped.extend((path, f"{path}: {reason}") for path, reason in listing.skipped)
+        else:
+            photos.append(operand)
+    return photos, skipped
+
+
+def _print_identified(photo, face, matches, threshold, gallery_path, table):
+    """One face's result: a JSON line, or a row of `table`."""
+    from mobiface_tf.gallery import identified_name
+
+    name = None if threshold is None else identified_name(matches, threshold[0])
+    if table is None:
         from mobiface_tf.inference import face_to_dict
 
         print(json.dumps({
-            "image": photo,
-            "gallery": str(gallery_path),
+            "image": str(photo),
+            "face": face_to_dict(face),
+            "identified": name,
+            "matches": [{"name": n, "similarity": round(s, 6)} for n, s in matches],
             "threshold": None if threshold is None else threshold[0],
             "far": None if threshold is None else threshold[1],
-            "faces": [
-                {
-                    "face": face_to_dict(r["face"]),
-                    "matches": [{"name": n, "similarity": round(s, 6)} for n, s in r["matches"]],
-                    "identified": _identified(r["matches"], threshold),
-                }
-                for r in records
-            ],
-        }, indent=2))
-        return 0
-    for record in records:
-        name = _identified(record["matches"], threshold)
+            "gallery": str(gallery_path),
+        }))
+    else:
+        table.row(photo, face, name, matches)
+
+
+class _IdentifyTable:
+    """The text output of `identify`: a line on the threshold, then one row per face, the image last."""
+
+    def __init__(self, threshold):
         if threshold is None:
-            verdict = "no threshold known (pass --threshold): ranking only"
-        elif name is None:
-            verdict = f"unknown: no identity reaches threshold {threshold[0]:.4f} ({_far_text(threshold[1], threshold[2])})"
+            print("no threshold known (pass --threshold): identity column empty, ranking only")
         else:
-            verdict = f"identified as {name} (threshold {threshold[0]:.4f}, {_far_text(threshold[1], threshold[2])})"
-        print(f"{photo}: {_face_text(record['face'])}: {verdict}")
-        for rank, (candidate, similarity) in enumerate(record["matches"], 1):
-            print(f"  {rank}. {candidate}  {similarity:.4f}")
-    return 0
+            print(f"threshold {threshold[0]:.4f} ({_far_text(threshold[1], threshold[2])})")
+        print(f"{'identity':<24} {'best match':<24} {'similarity':>10}  {'face x y w h':<16} image  [next matches]")
+
+    def row(self, photo, face, name, matches):
+        box = "aligned crop" if face is None else " ".join(f"{float(v):.0f}" for v in face.box)
+        best, similarity = matches[0]
+        others = ", ".join(f"{n} {s:.3f}" for n, s in matches[1:])
+        identity = name if name is not None else "unknown"
+        print(f"{identity:<24} {best:<24} {similarity:>10.4f}  {box:<16} {photo}" + (f"  [{others}]" if others else ""))
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -305,12 +369,6 @@ def _gallery_flag():
 def _report_skipped(skipped):
     for _, error in skipped:
         print(f"skipped: {error}", file=sys.stderr)
-
-
-def _identified(matches, threshold):
-    from mobiface_tf.gallery import identified_name
-
-    return None if threshold is None else identified_name(matches, threshold[0])
 
 
 def _far_text(far, source):
