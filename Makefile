@@ -57,6 +57,13 @@ DETECT_ARGS ?=
 bench-detect: install
 	$(PY) tests/benchmarks/bench_detect.py $(DETECT_ARGS)
 
+# Issue 16's targets, today's path (mtcnn on TensorFlow) beside the LiteRT runtime: cold
+# `mobiface verify`, enroll/identify photos/s, LFW pairs through raw photos. RUNTIME_ARGS="--pairs_folds all":
+# all 6,000 pairs (the default is fold 10's 600, minutes rather than most of an hour).
+RUNTIME_ARGS ?=
+.PHONY: bench-runtime
+bench-runtime: install
+	$(PY) tests/benchmarks/bench_runtime.py $(RUNTIME_ARGS)
 
 # Aligned 112x112 crops for training (CelebA subset, detected with MTCNN) and evaluation (LFW,
 # from its landmark file). Resumable: a rerun only does what is missing. Failures are listed in

@@ -159,6 +159,16 @@ def cached_aligned_faces(images_dir, relpaths, method, *, landmarks_file=None, c
     return known_faces[rows], [f for f in failures if f in wanted]
 
 
+def interleaved_subfolds(issame, count=_SUBFOLDS):
+    """Sub-fold ids 0..count-1 for the pairs of one fold, interleaved so each sub-fold keeps the
+    fold's genuine/impostor balance (accuracy is then cross-validated over them)."""
+    issame = np.asarray(issame, bool)
+    folds = np.empty(len(issame), np.int64)
+    folds[issame] = np.arange(issame.sum()) % count
+    folds[~issame] = np.arange((~issame).sum()) % count
+    return folds
+
+
 class LfwBenchmark:
     """LFW View 2 pairs with their aligned crops loaded once; `.evaluate(embed_fn)` scores them.
 
@@ -199,10 +209,7 @@ class LfwBenchmark:
         self.issame = np.asarray([p.same for p in pairs], bool)
         self.folds = np.asarray([p.fold for p in pairs], np.int64)
         if len(np.unique(self.folds)) == 1:
-            # Interleaved so each sub-fold keeps the fold's genuine/impostor balance.
-            self.folds = np.empty(len(pairs), np.int64)
-            self.folds[self.issame] = np.arange(self.issame.sum()) % _SUBFOLDS
-            self.folds[~self.issame] = np.arange((~self.issame).sum()) % _SUBFOLDS
+            self.folds = interleaved_subfolds(self.issame)
         start = time.monotonic()
         self.faces, self.align_failures = cached_aligned_faces(
             lfw_images_dir(self.lfw_dir), self.relpaths, self.align,
