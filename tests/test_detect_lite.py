@@ -113,7 +113,7 @@ def test_a_blank_or_tiny_image_has_no_face(detector):
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"min_face_size": 0}, "min_face_size"), ({"thresholds": (0.6, 0.7)}, "thresholds"),
-     ({"scale_factor": 1.5}, "scale_factor"), ({"num_threads": 0}, "num_threads")],
+     ({"scale_factor": 1.5}, "scale_factor"), ({"num_threads": 0}, "num_threads"), ({"max_side": 40}, "max_side")],
 )
 def test_arguments_are_checked(kwargs, message):
     with pytest.raises(BadInputError, match=message):

@@ -1,5 +1,6 @@
 """Large photos: detection runs on a downscaled copy, landmarks come back in the photo's coordinates,
-the face is warped from the full-resolution photo, and verification accuracy is unchanged.
+the face is warped from the full-resolution photo, and verification accuracy is unchanged; for both
+detectors (mtcnn on TensorFlow, and LiteRT), which share the rule (`data/faces.detect_downscaled`).
 
 Memory and time on 12 MP and 8000x8000 photos are measured by tests/benchmarks/bench_large_photos.py.
 """
@@ -9,7 +10,10 @@ import pytest
 from PIL import Image
 
 from mobiface_tf.data.detect import FaceDetector, downscale_for_detection
+from mobiface_tf.data.detect_lite import LiteFaceDetector
 from mobiface_tf.errors import BadInputError
+
+DETECTORS = [pytest.param(FaceDetector, id="mtcnn"), pytest.param(LiteFaceDetector, id="litert")]
 
 
 def test_downscale_keeps_small_photos_and_maps_pixel_centres():
@@ -19,8 +23,10 @@ def test_downscale_keeps_small_photos_and_maps_pixel_centres():
     big = np.zeros((3000, 4000, 3), np.uint8)
     copy, (sx, sy) = downscale_for_detection(big, 1280)
     assert copy.shape == (960, 1280, 3) and sx == sy == pytest.approx(3.125)
-    with pytest.raises(BadInputError, match="max_side"):
-        FaceDetector(max_side=40)
+    for detector in (FaceDetector, LiteFaceDetector):
+        assert detector().max_side == 1280
+        with pytest.raises(BadInputError, match="max_side"):
+            detector(max_side=40)
 
 
 def _lfw_photo(lfw_dir, name, number=1):
@@ -28,9 +34,10 @@ def _lfw_photo(lfw_dir, name, number=1):
 
 
 @pytest.mark.data
-def test_landmarks_of_a_downscaled_detection_land_where_full_resolution_puts_them(lfw_dir):
-    full = FaceDetector(max_side=None)
-    downscaled = FaceDetector(max_side=600)  # photos below are 1500 px: detected at 600
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_landmarks_of_a_downscaled_detection_land_where_full_resolution_puts_them(lfw_dir, detector):
+    full = detector(max_side=None)
+    downscaled = detector(max_side=600)  # photos below are 1500 px: detected at 600
     errors = []
     for name in ["Aaron_Eckhart", "Colin_Powell", "Serena_Williams", "Tony_Blair"]:
         photo = _lfw_photo(lfw_dir, name)
@@ -46,7 +53,8 @@ def test_landmarks_of_a_downscaled_detection_land_where_full_resolution_puts_the
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_verification_accuracy_through_large_raw_photos_is_unchanged(lfw_dir):
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_verification_accuracy_through_large_raw_photos_is_unchanged(lfw_dir, detector):
     """LFW pairs from raw photos: detected at full resolution (150 px, as before) vs the same photos
     enlarged 4x to 600 px, detected on a 300-px copy and warped from the 600-px photo: the path a
     12 MP photo takes with the default max_side of 1280, at a size a test can afford."""
@@ -55,8 +63,8 @@ def test_verification_accuracy_through_large_raw_photos_is_unchanged(lfw_dir):
 
     pairs = [p for p in read_pairs(lfw_dir / "pairs.txt") if p.fold == 9]
     pairs = pairs[:40] + pairs[300:340]  # 40 genuine, 40 impostor pairs of fold 10
-    reference = FaceEmbedder(face_policy="central", detector=FaceDetector(max_side=None))
-    large = FaceEmbedder(face_policy="central", detector=FaceDetector(max_side=300))
+    reference = FaceEmbedder(face_policy="central", detector=detector(max_side=None))
+    large = FaceEmbedder(face_policy="central", detector=detector(max_side=300))
     cache = {}
 
     def embeddings(relpath):

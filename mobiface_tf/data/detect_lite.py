@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobiface_tf.data.faces import Face, check_detector_settings
+from mobiface_tf.data.faces import DETECT_MAX_SIDE, Face, check_detector_settings, detect_downscaled
 from mobiface_tf.data.images import load_rgb
 from mobiface_tf.errors import BadInputError, ModelLoadError
 
@@ -62,6 +62,10 @@ class LiteFaceDetector:
         min_face_size: smallest face side, in pixels, the image pyramid looks for.
         thresholds: confidence thresholds of the three MTCNN stages (P-Net, R-Net, O-Net).
         scale_factor: image pyramid step.
+        max_side: photos with a longer side above this many pixels are detected on a copy
+            downscaled to it (`data/faces.py`'s `detect_downscaled`, shared with `FaceDetector`);
+            boxes and landmarks come back in the photo's own coordinates. None detects at full
+            resolution whatever the size.
         num_threads: CPU threads of each LiteRT interpreter (XNNPACK). 1 suits the small R- and
             O-Net and lets callers run one detector per core.
         model_dir: folder holding pnet.tflite, rnet.tflite and onet.tflite (default: the
@@ -71,10 +75,10 @@ class LiteFaceDetector:
     interpreters are not): give each thread or process its own.
     """
 
-    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, num_threads=1,
-                 model_dir=None):
-        self.min_face_size, self.thresholds, self.scale_factor, _ = check_detector_settings(
-            min_face_size, thresholds, scale_factor, None)
+    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, max_side=DETECT_MAX_SIDE,
+                 num_threads=1, model_dir=None):
+        self.min_face_size, self.thresholds, self.scale_factor, self.max_side = check_detector_settings(
+            min_face_size, thresholds, scale_factor, max_side)
         if not isinstance(num_threads, int) or num_threads < 1:
             raise BadInputError(f"num_threads must be a positive integer, got {num_threads!r}")
         self.num_threads = num_threads
@@ -108,17 +112,18 @@ class LiteFaceDetector:
                 read with its EXIF orientation applied).
 
         Returns:
-            list of `Face`, possibly empty.
+            list of `Face`, possibly empty, in the coordinates of `image_rgb`.
         """
-        image = load_rgb(image_rgb)
+        return detect_downscaled(self._detect_full, load_rgb(image_rgb), self.max_side)
+
+    def _detect_full(self, image):
         networks = self._load()
         boxes = self._stage_pnet(image, networks["pnet"])
         if len(boxes):
             boxes = self._stage_rnet(image, boxes, networks["rnet"])
         if len(boxes):
             boxes = self._stage_onet(image, boxes, networks["onet"])
-        faces = [_face_from_row(row) for row in _clip_to_image(boxes, image.shape)]
-        return sorted(faces, key=lambda face: -face.score)
+        return [_face_from_row(row) for row in _clip_to_image(boxes, image.shape)]
 
     # -- the three stages, as mtcnn 1.0's StagePNet, StageRNet and StageONet -----------------
     # Box rows: x1, y1, x2, y2, score (mtcnn's rows without the image index), then, after O-Net,
