@@ -126,7 +126,7 @@ def test_missing_network_file_is_named(tmp_path):
 
 
 @pytest.mark.data
-def test_detector_runs_with_tensorflow_and_mtcnn_unimportable(lfw_dir):
+def test_detector_runs_quietly_with_tensorflow_and_mtcnn_unimportable(lfw_dir):
     # sys.modules[name] = None makes `import name` raise ImportError: what an install without
     # TensorFlow would do.
     script = textwrap.dedent(f"""
@@ -142,7 +142,8 @@ def test_detector_runs_with_tensorflow_and_mtcnn_unimportable(lfw_dir):
         print(len(faces), face.landmarks5.shape, loaded)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    # Nothing on stderr: LiteRT's XNNPACK announcement is held back (mobiface_tf.quiet).
+    assert result.returncode == 0 and result.stderr == "", result.stderr
     count, _, rest = result.stdout.strip().partition(" ")
     assert int(count) >= 1 and rest.endswith("[]"), result.stdout
 

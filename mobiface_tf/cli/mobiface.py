@@ -335,8 +335,6 @@ def _embedder():
             threshold=FLAGS.threshold,
             trust_saved_model=FLAGS.trust_saved_model,
         )
-        if not FLAGS.aligned and hasattr(embedder.detector, "load"):
-            embedder.detector.load()  # LiteRT's first interpreter logs a line
         if "tensorflow" in sys.modules:
             import_tensorflow()  # already imported by a Keras model: probe the GPU quietly
     return embedder

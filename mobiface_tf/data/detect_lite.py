@@ -30,6 +30,7 @@ import numpy as np
 from mobiface_tf.data.faces import DETECT_MAX_SIDE, Face, check_detector_settings, detect_downscaled
 from mobiface_tf.data.images import load_rgb
 from mobiface_tf.errors import BadInputError, ModelLoadError
+from mobiface_tf.quiet import native_stderr_silenced
 
 # The three networks, shipped as package data (see assets/mtcnn/README.md).
 MTCNN_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "mtcnn"
@@ -84,17 +85,6 @@ class LiteFaceDetector:
         self.num_threads = num_threads
         self.model_dir = Path(model_dir) if model_dir is not None else MTCNN_ASSETS
         self._networks = None
-
-    def load(self):
-        """Create the networks now rather than on the first `detect` (returns self).
-
-        Runs R-Net once on a blank crop: LiteRT logs its XNNPACK start-up line on stderr when
-        the first interpreter of a process is planned, and callers that silence it call this
-        inside their silenced block. The batch-1 R-Net interpreter it plans is kept for use.
-        """
-        rnet = self._load()["rnet"]
-        rnet.run(np.zeros((1, RNET_SIZE, RNET_SIZE, 3), np.float32), ("face_probability",))
-        return self
 
     def _load(self):
         if self._networks is None:
@@ -431,7 +421,8 @@ class _Network:
             interpreter = self._new_interpreter()
             try:
                 interpreter.resize_tensor_input(self.input_index, shape, strict=True)
-                interpreter.allocate_tensors()
+                with native_stderr_silenced():  # LiteRT announces its XNNPACK delegate on fd 2
+                    interpreter.allocate_tensors()
             except (ValueError, RuntimeError) as error:
                 raise ModelLoadError(f"cannot run on an input of shape {list(shape)} ({error})", self.path) from None
         self._interpreters[shape] = interpreter
