@@ -49,7 +49,7 @@ test-java:
 # The LiteRT detector's networks: the mtcnn package's P-, R- and O-Net (weights from its wheel)
 # converted to .tflite into mobiface_tf/assets/mtcnn/ (see its README.md). Needs TensorFlow.
 detector-tflite: install
-	$(PY) -m export.detector --out_dir=mobiface_tf/assets/mtcnn
+	$(PY) -m mobiface_tf.export.detector --out_dir=mobiface_tf/assets/mtcnn
 
 # LiteRT detector vs the mtcnn package, one thread each: faces found by both / only one, landmark
 # distance, ms per photo, on LFW and on 640x480 photos. DETECT_ARGS="--lfw_sample 0": all of LFW.

@@ -1,6 +1,6 @@
 """The `mtcnn` package's P-, R- and O-Net -> the `.tflite` files `mobiface_tf/data/detect_lite.py` runs.
 
-`python -m export.detector --out_dir=mobiface_tf/assets/mtcnn` (what `make detector-tflite`
+`python -m mobiface_tf.export.detector --out_dir=mobiface_tf/assets/mtcnn` (what `make detector-tflite`
 runs) rebuilds the three networks exactly as mtcnn builds them (its own Keras classes, its own
 weights from its wheel), wraps each in a functional model with the input shape LiteRT should
 see, and converts it to float32 `.tflite` without any optimization, so the numbers are mtcnn's.
@@ -82,7 +82,7 @@ def convert_all(out_dir):
         "weights_sha256": weights_sha256,
         "licence": "MIT (Copyright (c) 2019-2024 Ivan de Paz Centeno)",
         "converted_with": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "command": "python -m export.detector --out_dir=mobiface_tf/assets/mtcnn",
+        "command": "python -m mobiface_tf.export.detector --out_dir=mobiface_tf/assets/mtcnn",
         "outputs": {name: list(spec[4]) for name, spec in NETWORKS.items()},
         "tflite_sha256": tflite_sha256,
     }
@@ -106,7 +106,7 @@ def main(argv):
 
 
 def run():
-    """Entry point (`python -m export.detector`)."""
+    """Entry point (`python -m mobiface_tf.export.detector`)."""
     from mobiface_tf.cli.common import run_main
 
     run_main(main, preload_tensorflow=True)

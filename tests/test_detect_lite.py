@@ -92,7 +92,7 @@ def test_nms_is_mtcnn_nms(method):
     ("onet", [(1, 48, 48, 3), (5, 48, 48, 3), (70, 48, 48, 3)]),
 ])
 def test_litert_networks_compute_mtcnn_keras_networks(name, shapes):
-    from export.detector import NETWORKS, mtcnn_network
+    from mobiface_tf.export.detector import NETWORKS, mtcnn_network
 
     keras_network = mtcnn_network(name)
     outputs = NETWORKS[name][4]
