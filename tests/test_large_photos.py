@@ -1,6 +1,6 @@
 """Large photos: detection runs on a downscaled copy, landmarks come back in the photo's coordinates,
 the face is warped from the full-resolution photo, and verification accuracy is unchanged; for both
-detectors (mtcnn on TensorFlow, and LiteRT), which share the rule (`data/faces.detect_downscaled`).
+detectors (mtcnn on TensorFlow, and LiteRT), which share the rule (`data/faces.MtcnnDetector.detect`).
 
 Memory and time on 12 MP and 8000x8000 photos are measured by tests/benchmarks/bench_large_photos.py.
 """

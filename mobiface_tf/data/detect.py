@@ -11,50 +11,30 @@ from mobiface_tf.data.faces import (
     DETECT_MAX_SIDE,
     FACE_POLICIES,
     Face,
-    check_detector_settings,
-    detect_downscaled,
+    MtcnnDetector,
     downscale_for_detection,
     select_faces,
 )
-from mobiface_tf.data.images import load_rgb
 
 # Face, FACE_POLICIES, select_faces and the large-photo rule (DETECT_MAX_SIDE,
-# downscale_for_detection) live in data/faces.py, shared with the LiteRT detector
-# (data/detect_lite.py); they stay importable from here.
+# downscale_for_detection, applied by MtcnnDetector.detect) live in data/faces.py, shared with the
+# LiteRT detector (data/detect_lite.py); they stay importable from here.
 __all__ = ["DETECT_MAX_SIDE", "FACE_POLICIES", "Face", "FaceDetector", "downscale_for_detection", "select_faces"]
 
 
-class FaceDetector:
+class FaceDetector(MtcnnDetector):
     """MTCNN face detector, built on first use and reused across calls.
 
-    Args:
-        min_face_size: smallest face side, in pixels, the image pyramid looks for.
-        thresholds: confidence thresholds of the three MTCNN stages (P-Net, R-Net, O-Net).
-        scale_factor: image pyramid step.
-        max_side: photos with a longer side above this many pixels are detected on a copy
-            downscaled to it; boxes and landmarks come back in the photo's own coordinates.
-            None detects at full resolution whatever the size.
+    Args: those of `MtcnnDetector` (`min_face_size`, `thresholds`, `scale_factor`, `max_side`:
+    photos larger than 1280 pixels are detected on a downscaled copy).
 
     TensorFlow's thread count is the caller's choice (the align tool runs one thread per worker
     process); set it before the first `detect`.
     """
 
     def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, max_side=DETECT_MAX_SIDE):
-        self.min_face_size, self.thresholds, self.scale_factor, self.max_side = check_detector_settings(
-            min_face_size, thresholds, scale_factor, max_side)
+        super().__init__(min_face_size, thresholds, scale_factor, max_side)
         self._mtcnn = None
-
-    def detect(self, image_rgb):
-        """All faces in an image, highest score first.
-
-        Args:
-            image_rgb: an RGB uint8 (H, W, 3) array, or anything `load_rgb` accepts (a path is
-                read with its EXIF orientation applied).
-
-        Returns:
-            list of `Face`, possibly empty, in the coordinates of `image_rgb`.
-        """
-        return detect_downscaled(self._detect_full, load_rgb(image_rgb), self.max_side)
 
     def _detect_full(self, image):
         if self._mtcnn is None:

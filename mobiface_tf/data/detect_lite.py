@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobiface_tf.data.faces import DETECT_MAX_SIDE, Face, check_detector_settings, detect_downscaled
-from mobiface_tf.data.images import load_rgb
+from mobiface_tf.data.faces import DETECT_MAX_SIDE, Face, MtcnnDetector
 from mobiface_tf.errors import BadInputError, ModelLoadError
 from mobiface_tf.quiet import native_stderr_silenced
 
@@ -56,17 +55,12 @@ _NETWORK_RUNS = {"pnet": (1_000_000, None), "rnet": (128 * RNET_SIZE * RNET_SIZE
 _OUTPUT_BY_WIDTH = {4: "box_regression", 2: "face_probability", 10: "landmarks"}
 
 
-class LiteFaceDetector:
+class LiteFaceDetector(MtcnnDetector):
     """MTCNN face detector on LiteRT: the mtcnn package's networks without TensorFlow.
 
     Args:
-        min_face_size: smallest face side, in pixels, the image pyramid looks for.
-        thresholds: confidence thresholds of the three MTCNN stages (P-Net, R-Net, O-Net).
-        scale_factor: image pyramid step.
-        max_side: photos with a longer side above this many pixels are detected on a copy
-            downscaled to it (`data/faces.py`'s `detect_downscaled`, shared with `FaceDetector`);
-            boxes and landmarks come back in the photo's own coordinates. None detects at full
-            resolution whatever the size.
+        min_face_size, thresholds, scale_factor, max_side: as `FaceDetector` (`MtcnnDetector`:
+            photos larger than 1280 pixels are detected on a downscaled copy).
         num_threads: CPU threads of each LiteRT interpreter (XNNPACK). 1 suits the small R- and
             O-Net and lets callers run one detector per core.
         model_dir: folder holding pnet.tflite, rnet.tflite and onet.tflite (default: the
@@ -78,8 +72,7 @@ class LiteFaceDetector:
 
     def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, max_side=DETECT_MAX_SIDE,
                  num_threads=1, model_dir=None):
-        self.min_face_size, self.thresholds, self.scale_factor, self.max_side = check_detector_settings(
-            min_face_size, thresholds, scale_factor, max_side)
+        super().__init__(min_face_size, thresholds, scale_factor, max_side)
         if not isinstance(num_threads, int) or num_threads < 1:
             raise BadInputError(f"num_threads must be a positive integer, got {num_threads!r}")
         self.num_threads = num_threads
@@ -93,18 +86,6 @@ class LiteFaceDetector:
                 for name, (budget, max_batch) in _NETWORK_RUNS.items()
             }
         return self._networks
-
-    def detect(self, image_rgb):
-        """All faces in an image, highest score first.
-
-        Args:
-            image_rgb: an RGB uint8 (H, W, 3) array, or anything `load_rgb` accepts (a path is
-                read with its EXIF orientation applied).
-
-        Returns:
-            list of `Face`, possibly empty, in the coordinates of `image_rgb`.
-        """
-        return detect_downscaled(self._detect_full, load_rgb(image_rgb), self.max_side)
 
     def _detect_full(self, image):
         networks = self._load()

@@ -1,9 +1,9 @@
-"""What a face detector returns (`Face`), what both detectors share (settings, large photos), and the face policies.
+"""What a face detector returns (`Face`), what both detectors share (`MtcnnDetector`), and the face policies.
 
 Detector-independent and TensorFlow-free: `data/detect.py` (mtcnn on TensorFlow) and
-`data/detect_lite.py` (the same networks on LiteRT) both return `Face` lists, both detect large
-photos on a downscaled copy through `detect_downscaled`, and every caller picks faces from them
-with `select_faces`.
+`data/detect_lite.py` (the same networks on LiteRT) are both `MtcnnDetector`s, with the same
+checked settings and large photos detected on a downscaled copy; both return `Face` lists, and
+every caller picks faces from them with `select_faces`.
 """
 
 import dataclasses
@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from mobiface_tf.data.images import load_rgb
 from mobiface_tf.errors import BadInputError, MultipleFacesError, NoFaceError
 
 FACE_POLICIES = ("largest", "central", "all", "single")
@@ -49,46 +50,56 @@ class Face:
         return (float(self.box[0] + self.box[2] / 2), float(self.box[1] + self.box[3] / 2))
 
 
-def check_detector_settings(min_face_size, thresholds, scale_factor, max_side):
-    """Validate MTCNN settings; returns `(min_face_size, thresholds tuple, scale_factor, max_side)`.
+class MtcnnDetector:
+    """What both MTCNN detectors share: their settings, checked, and `detect` with large photos
+    detected on a downscaled copy. `FaceDetector` (mtcnn on TensorFlow) and `LiteFaceDetector`
+    (the same networks on LiteRT) add only the full-resolution pass, `_detect_full(image) -> [Face]`.
 
     Args:
         min_face_size: smallest face side, in pixels, the image pyramid looks for (>= 4).
         thresholds: confidence thresholds of the three stages (P-Net, R-Net, O-Net), each in 0..1.
         scale_factor: image pyramid step, in (0, 1).
-        max_side: longest side photos are detected at (`detect_downscaled`), >= 4 x
-            min_face_size; None for full resolution whatever the size.
+        max_side: photos with a longer side above this many pixels are detected on a copy
+            downscaled to it; boxes and landmarks come back in the photo's own coordinates.
+            None detects at full resolution whatever the size; else >= 4 x min_face_size.
 
     Raises:
         BadInputError: naming the setting and the value received.
     """
-    if not min_face_size >= 4:
-        raise BadInputError(f"min_face_size must be >= 4 pixels, got {min_face_size!r}")
-    if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
-        raise BadInputError(f"thresholds must be three values in 0..1, got {thresholds!r}")
-    if not 0.0 < scale_factor < 1.0:
-        raise BadInputError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
-    if max_side is not None and not max_side >= 4 * min_face_size:
-        raise BadInputError(f"max_side must be None or >= 4 x min_face_size, got {max_side!r}")
-    return min_face_size, tuple(float(t) for t in thresholds), float(scale_factor), max_side
 
+    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.8), scale_factor=0.709, max_side=DETECT_MAX_SIDE):
+        if not min_face_size >= 4:
+            raise BadInputError(f"min_face_size must be >= 4 pixels, got {min_face_size!r}")
+        if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise BadInputError(f"thresholds must be three values in 0..1, got {thresholds!r}")
+        if not 0.0 < scale_factor < 1.0:
+            raise BadInputError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
+        if max_side is not None and not max_side >= 4 * min_face_size:
+            raise BadInputError(f"max_side must be None or >= 4 x min_face_size, got {max_side!r}")
+        self.min_face_size = min_face_size
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.scale_factor = float(scale_factor)
+        self.max_side = max_side
 
-def detect_downscaled(detect, image, max_side):
-    """The faces `detect` finds in `image`, looked for on a copy no larger than `max_side`.
+    def detect(self, image_rgb):
+        """All faces in an image, highest score first.
 
-    Args:
-        detect: a function `(H, W, 3) uint8 array -> [Face]` (a detector's full-resolution pass).
-        image: the photo, an RGB uint8 (H, W, 3) array.
-        max_side: longest side detection runs at; None: the photo itself, whatever its size.
+        Args:
+            image_rgb: an RGB uint8 (H, W, 3) array, or anything `load_rgb` accepts (a path is
+                read with its EXIF orientation applied).
 
-    Returns:
-        list of `Face` in the coordinates of `image`, highest score first; boxes clipped to it.
-    """
-    small, scale = downscale_for_detection(image, max_side)
-    faces = detect(small)
-    if scale != (1.0, 1.0):
-        faces = [_face_in_photo(face, scale, image.shape) for face in faces]
-    return sorted(faces, key=lambda face: -face.score)
+        Returns:
+            list of `Face`, possibly empty, in the coordinates of `image_rgb`; boxes clipped to it.
+        """
+        image = load_rgb(image_rgb)
+        small, scale = downscale_for_detection(image, self.max_side)
+        faces = self._detect_full(small)
+        if scale != (1.0, 1.0):
+            faces = [_face_in_photo(face, scale, image.shape) for face in faces]
+        return sorted(faces, key=lambda face: -face.score)
+
+    def _detect_full(self, image):
+        raise NotImplementedError(f"{type(self).__name__} does not run a detector")
 
 
 def downscale_for_detection(image, max_side):
