@@ -12,7 +12,7 @@ import pytest
 
 from mobiface_tf.data import detect_lite
 from mobiface_tf.data.detect_lite import LiteFaceDetector
-from mobiface_tf.data.faces import Face
+from mobiface_tf.data.faces import Face, box_iou
 from mobiface_tf.errors import BadInputError, ModelLoadError
 
 # Photo sizes whose pyramids the step tests walk: LFW's, VGA, and an odd one.
@@ -164,8 +164,8 @@ def test_same_faces_as_the_mtcnn_package_on_lfw(detector, lfw_dir):
         expected, found = reference.detect(path), detector.detect(path)
         assert len(found) == len(expected), (path.name, len(expected), len(found))
         for want in expected:
-            got = max(found, key=lambda face: _iou(face.box, want.box))
-            assert isinstance(got, Face) and _iou(got.box, want.box) > 0.9, path.name
+            got = max(found, key=lambda face: box_iou(face.box, want.box))
+            assert isinstance(got, Face) and box_iou(got.box, want.box) > 0.9, path.name
             assert abs(got.score - want.score) < 1e-3, path.name
             landmark_errors.extend(np.linalg.norm(got.landmarks5 - want.landmarks5, axis=1))
     assert len(landmark_errors) >= 5 * 40
@@ -173,8 +173,9 @@ def test_same_faces_as_the_mtcnn_package_on_lfw(detector, lfw_dir):
     assert np.max(landmark_errors) <= 1.0, np.max(landmark_errors)
 
 
-def _iou(a, b):
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+def test_box_iou():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0

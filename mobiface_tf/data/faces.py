@@ -50,6 +50,15 @@ class Face:
         return (float(self.box[0] + self.box[2] / 2), float(self.box[1] + self.box[3] / 2))
 
 
+def box_iou(box_a, box_b):
+    """Intersection over union of two `(x, y, w, h)` boxes (`Face.box`); 0 when both are empty."""
+    x1, y1 = max(box_a[0], box_b[0]), max(box_a[1], box_b[1])
+    x2, y2 = min(box_a[0] + box_a[2], box_b[0] + box_b[2]), min(box_a[1] + box_a[3], box_b[1] + box_b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = box_a[2] * box_a[3] + box_b[2] * box_b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 class MtcnnDetector:
     """What both MTCNN detectors share: their settings, checked, and `detect` with large photos
     detected on a downscaled copy. `FaceDetector` (mtcnn on TensorFlow) and `LiteFaceDetector`

@@ -38,19 +38,13 @@ def _sample(items, count, seed):
     return [items[i] for i in sorted(rng.choice(len(items), size=count, replace=False))]
 
 
-def _iou(a, b):
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match_faces(reference, candidate):
     """Greedy IoU matching: (matched pairs, reference faces unmatched, candidate faces unmatched)."""
+    from mobiface_tf.data.faces import box_iou
+
     pairs, free = [], list(candidate)
     for face in reference:
-        scores = [_iou(face.box, other.box) for other in free]
+        scores = [box_iou(face.box, other.box) for other in free]
         if scores and max(scores) > MATCH_IOU:
             pairs.append((face, free.pop(int(np.argmax(scores)))))
     return pairs, len(reference) - len(pairs), len(free)
