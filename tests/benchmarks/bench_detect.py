@@ -123,7 +123,7 @@ def main():
     from mobiface_tf.data.detect import FaceDetector
     from mobiface_tf.data.detect_lite import LiteFaceDetector
     from mobiface_tf.data.faces import select_faces
-    from mobiface_tf.data.images import READABLE_EXTENSIONS, load_rgb
+    from mobiface_tf.data.images import load_rgb
     from mobiface_tf.data.sources import list_identity_tree, read_landmarks
 
     data = Path(args.data) if args.data else paths.data_root()
@@ -162,7 +162,7 @@ def main():
     print(f"  central face within {FILE_TOLERANCE_PX:g} px of landmarks_5pt.txt (all five points): "
           f"mtcnn {agree['mtcnn'] / len(sample) * 100:.1f}%, LiteRT {agree['lite'] / len(sample) * 100:.1f}%")
 
-    celeba_paths, _, _ = list_identity_tree(celeba_dir / "images", extensions=READABLE_EXTENSIONS)
+    celeba_paths, _, _ = list_identity_tree(celeba_dir / "images")
     tally = Tally()
     for path in _sample(celeba_paths, args.vga_sample, args.seed):
         image = _enlarged(path)
