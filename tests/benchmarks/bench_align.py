@@ -10,9 +10,7 @@ process per core). `--lfw_sample 0` measures agreement on all 13,232 LFW images.
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -22,14 +20,6 @@ import numpy as np  # noqa: E402
 # Agreement criterion of issue 3: every one of the five points within this many pixels, in the
 # 150x150 coordinates of the shared LFW copy.
 TOLERANCE_PX = 5.0
-
-
-def _sample(items, count, seed):
-    items = sorted(items)
-    if count <= 0 or count >= len(items):
-        return items
-    rng = np.random.default_rng(seed)
-    return [items[i] for i in sorted(rng.choice(len(items), size=count, replace=False))]
 
 
 def lfw_agreement(detector, lfw_dir, relpaths, reference):
@@ -63,18 +53,15 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    from mobiface_tf import paths
+    from face_bench import data_folders, file_landmarks, seeded_sample
+
     from mobiface_tf.data.align import align_face
     from mobiface_tf.data.detect import FaceDetector, select_faces
     from mobiface_tf.data.images import load_rgb
-    from mobiface_tf.data.sources import list_identity_tree, read_landmarks
+    from mobiface_tf.data.sources import list_identity_tree
     from mobiface_tf.errors import NoFaceError
 
-    data = Path(args.data) if args.data else paths.data_root()
-    lfw_dir, celeba_dir = data / "lfw", data / "celeba_subset"
-    for folder in (lfw_dir, celeba_dir):
-        if not folder.is_dir():
-            sys.exit(f"error: {folder} not found (pass --data or set MOBIFACE_DATA)")
+    lfw_dir, celeba_dir = data_folders(args.data)
     print(f"host: {os.cpu_count()} CPU cores visible, load average {os.getloadavg()[0]:.1f} (shared machine)")
     print("one process, one TensorFlow thread")
 
@@ -83,7 +70,7 @@ def main():
 
     # MTCNN alignment throughput on in-the-wild CelebA photos (read + detect + align, no write).
     celeba_paths, _, _ = list_identity_tree(celeba_dir / "images")
-    sample = _sample(celeba_paths, args.celeba_sample, args.seed)
+    sample = seeded_sample(celeba_paths, args.celeba_sample, args.seed)
     no_face = 0
     started = time.perf_counter()
     for path in sample:
@@ -101,10 +88,8 @@ def main():
     )
 
     # Landmark-file alignment throughput on LFW (read + align, no write).
-    reference = read_landmarks(lfw_dir / "landmarks_5pt.txt")
-    # The file lists an image the shared copy lacks (Betsy_Coffin_0001): measure what exists.
-    reference = {relpath: points for relpath, points in reference.items() if (lfw_dir / "images" / relpath).exists()}
-    sample = _sample(reference, args.landmark_sample, args.seed)
+    reference = file_landmarks(lfw_dir)
+    sample = seeded_sample(reference, args.landmark_sample, args.seed)
     started = time.perf_counter()
     for relpath in sample:
         align_face(load_rgb(lfw_dir / "images" / relpath), reference[relpath])
@@ -112,7 +97,7 @@ def main():
     print(f"landmark-file alignment, LFW: {len(sample)} images in {seconds:.1f} s = {len(sample) / seconds:.1f} images/s")
 
     # MTCNN vs landmarks_5pt.txt on LFW.
-    sample = _sample(reference, args.lfw_sample, args.seed)
+    sample = seeded_sample(reference, args.lfw_sample, args.seed)
     started = time.perf_counter()
     errors = lfw_agreement(detector, lfw_dir, sample, reference)
     seconds = time.perf_counter() - started

@@ -17,9 +17,7 @@ and on how many candidate boxes it holds, not on sharpness alone, but say so whe
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -28,14 +26,6 @@ import numpy as np  # noqa: E402
 
 MATCH_IOU = 0.5
 FILE_TOLERANCE_PX = 5.0  # bench_align's agreement criterion with landmarks_5pt.txt
-
-
-def _sample(items, count, seed):
-    items = sorted(items)
-    if count <= 0 or count >= len(items):
-        return items
-    rng = np.random.default_rng(seed)
-    return [items[i] for i in sorted(rng.choice(len(items), size=count, replace=False))]
 
 
 def match_faces(reference, candidate):
@@ -118,19 +108,16 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    from mobiface_tf import paths
+    from face_bench import data_folders, file_landmarks, seeded_sample
+
     from mobiface_tf.cli.common import Progress
     from mobiface_tf.data.detect import FaceDetector
     from mobiface_tf.data.detect_lite import LiteFaceDetector
     from mobiface_tf.data.faces import select_faces
     from mobiface_tf.data.images import load_rgb
-    from mobiface_tf.data.sources import list_identity_tree, read_landmarks
+    from mobiface_tf.data.sources import list_identity_tree
 
-    data = Path(args.data) if args.data else paths.data_root()
-    lfw_dir, celeba_dir = data / "lfw", data / "celeba_subset"
-    for folder in (lfw_dir, celeba_dir):
-        if not folder.is_dir():
-            sys.exit(f"error: {folder} not found (pass --data or set MOBIFACE_DATA)")
+    lfw_dir, celeba_dir = data_folders(args.data)
     print(f"host: {os.cpu_count()} CPU cores visible, load average {os.getloadavg()[0]:.1f} at start (shared machine)")
 
     mtcnn, lite = FaceDetector(), LiteFaceDetector(num_threads=1)
@@ -142,9 +129,8 @@ def main():
     mtcnn.detect(warm_up)
     print(f"mtcnn first photo (networks built, weights loaded, TensorFlow warmed up): {(time.perf_counter() - started) * 1e3:.0f} ms")
 
-    reference = read_landmarks(lfw_dir / "landmarks_5pt.txt")
-    reference = {relpath: points for relpath, points in reference.items() if (lfw_dir / "images" / relpath).exists()}
-    sample = _sample(reference, args.lfw_sample, args.seed)
+    reference = file_landmarks(lfw_dir)
+    sample = seeded_sample(reference, args.lfw_sample, args.seed)
     tally, agree = Tally(), {"mtcnn": 0, "lite": 0}
     progress = Progress("LFW photos")
     for done, relpath in enumerate(sample, 1):
@@ -164,14 +150,14 @@ def main():
 
     celeba_paths, _, _ = list_identity_tree(celeba_dir / "images")
     tally = Tally()
-    for path in _sample(celeba_paths, args.vga_sample, args.seed):
+    for path in seeded_sample(celeba_paths, args.vga_sample, args.seed):
         image = _enlarged(path)
         tally.add(_timed(mtcnn, image), _timed(lite, image))
     tally.report("640x480 (CelebA photos enlarged)")
 
     # The P-Net design choice: one interpreter kept per pyramid-level size (the default) against
     # one re-planned for every level (budget 0 keeps a single interpreter); 3 interleaved rounds.
-    vga = [_enlarged(path) for path in _sample(celeba_paths, min(args.vga_sample, 20), args.seed)]
+    vga = [_enlarged(path) for path in seeded_sample(celeba_paths, min(args.vga_sample, 20), args.seed)]
     lfw = [load_rgb(lfw_dir / "images" / relpath) for relpath in sample[:100]]
     variants = {"kept per size": None, "re-planned per level": 0}
     for label, images in (("LFW", lfw), ("640x480", vga)):
