@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mobiface_tf.embedding import EmbeddingModel, load_embedding_model
-from mobiface_tf.eval.lfw import LfwBenchmark
+from mobiface_tf.eval.lfw import LfwBenchmark, pair_index
 
 
 def _tiny_model():
@@ -26,6 +26,20 @@ def _run_cli(args, work, timeout=300):
     return subprocess.run([sys.executable, "-m", "mobiface_tf.cli.evaluate", *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
+
+
+def test_pair_index_lists_each_image_once_and_interleaves_a_single_fold():
+    from mobiface_tf.data.sources import Pair
+
+    pairs = [Pair("A", 1, "A", 2, True, 9), Pair("B", 1, "A", 1, False, 9)] * 10
+    index = pair_index(pairs)
+    assert index.relpaths == ["A/A_0001.jpg", "A/A_0002.jpg", "B/B_0001.jpg"]
+    assert index.index_a.tolist()[:2] == [0, 2] and index.index_b.tolist()[:2] == [1, 0]
+    assert index.issame.tolist()[:2] == [True, False]
+    # One fold: ten sub-folds, each with one genuine and one impostor pair.
+    assert sorted(index.folds[index.issame]) == list(range(10)) == sorted(index.folds[~index.issame])
+    two_folds = pair_index([Pair("A", 1, "A", 2, True, 0), Pair("B", 1, "A", 1, False, 3)])
+    assert two_folds.folds.tolist() == [0, 3]
 
 @pytest.mark.data
 def test_lfw_benchmark_on_two_folds_reuses_aligned_cache(lfw_dir, tmp_path, monkeypatch):

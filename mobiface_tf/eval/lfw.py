@@ -9,6 +9,7 @@ the model file, so re-running a model or evaluating a new one never redoes align
 hold faces and embeddings, so they are written with mode 0600, atomically.
 """
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -169,6 +170,36 @@ def interleaved_subfolds(issame, count=_SUBFOLDS):
     return folds
 
 
+@dataclasses.dataclass(frozen=True)
+class PairIndex:
+    """LFW-style pairs laid out for scoring: each distinct image once, each pair as two rows.
+
+    Attributes:
+        relpaths: the distinct images the pairs use, sorted.
+        index_a, index_b: (P,) int64, per pair, rows into `relpaths`.
+        issame: (P,) bool, per pair.
+        folds: (P,) int64, per pair, its fold; 10 interleaved sub-folds when the pairs span one fold.
+    """
+
+    relpaths: list
+    index_a: np.ndarray
+    index_b: np.ndarray
+    issame: np.ndarray
+    folds: np.ndarray
+
+
+def pair_index(pairs):
+    """`PairIndex` of `read_pairs` rows (`relpath_a`, `relpath_b`, `same`, `fold`)."""
+    relpaths = sorted({r for p in pairs for r in (p.relpath_a, p.relpath_b)})
+    row = {r: i for i, r in enumerate(relpaths)}
+    issame = np.asarray([p.same for p in pairs], bool)
+    folds = np.asarray([p.fold for p in pairs], np.int64)
+    if len(np.unique(folds)) == 1:
+        folds = interleaved_subfolds(issame)
+    return PairIndex(relpaths, np.asarray([row[p.relpath_a] for p in pairs], np.int64),
+                     np.asarray([row[p.relpath_b] for p in pairs], np.int64), issame, folds)
+
+
 class LfwBenchmark:
     """LFW View 2 pairs with their aligned crops loaded once; `.evaluate(embed_fn)` scores them.
 
@@ -202,14 +233,9 @@ class LfwBenchmark:
                                     f"received {sorted(keep)}", pairs_txt)
             pairs = [p for p in pairs if p.fold in keep]
         self.pairs = pairs
-        self.relpaths = sorted({r for p in pairs for r in (p.relpath_a, p.relpath_b)})
-        row = {r: i for i, r in enumerate(self.relpaths)}
-        self.index_a = np.asarray([row[p.relpath_a] for p in pairs], np.int64)
-        self.index_b = np.asarray([row[p.relpath_b] for p in pairs], np.int64)
-        self.issame = np.asarray([p.same for p in pairs], bool)
-        self.folds = np.asarray([p.fold for p in pairs], np.int64)
-        if len(np.unique(self.folds)) == 1:
-            self.folds = interleaved_subfolds(self.issame)
+        index = pair_index(pairs)
+        self.relpaths, self.index_a, self.index_b = index.relpaths, index.index_a, index.index_b
+        self.issame, self.folds = index.issame, index.folds
         start = time.monotonic()
         self.faces, self.align_failures = cached_aligned_faces(
             lfw_images_dir(self.lfw_dir), self.relpaths, self.align,

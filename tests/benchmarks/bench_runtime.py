@@ -35,8 +35,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-
 PATHS = (("TF + mtcnn (today)", "mtcnn"), ("LiteRT runtime", "litert"))
 _ENTRY = "from mobiface_tf.cli.mobiface import run; run()"
 
@@ -107,34 +105,26 @@ def enroll_identify(lfw_dir, count, work):
 
 def lfw_pairs(lfw_dir, folds):
     """{detector: (accuracy, std, failures, seconds)} of detect + align + embed on the pairs' raw photos."""
-    from mobiface_tf.data.sources import read_pairs
+    from face_bench import fold_pairs
+
     from mobiface_tf.embedding import load_embedding_model
-    from mobiface_tf.eval.lfw import align_images, interleaved_subfolds
+    from mobiface_tf.eval.lfw import align_images, pair_index
     from mobiface_tf.eval.verification import pair_verification
     from mobiface_tf.inference import BUNDLED_MODEL, make_detector
 
-    pairs = read_pairs(lfw_dir / "pairs.txt")
-    if folds != "all":
-        keep = {int(f) - 1 for f in folds.split(",")}
-        pairs = [p for p in pairs if p.fold in keep]
-    relpaths = sorted({r for p in pairs for r in (p.relpath_a, p.relpath_b)})
-    row = {r: i for i, r in enumerate(relpaths)}
-    index_a = np.array([row[p.relpath_a] for p in pairs])
-    index_b = np.array([row[p.relpath_b] for p in pairs])
-    issame = np.array([p.same for p in pairs])
-    fold_ids = np.array([p.fold for p in pairs])
-    if len(set(fold_ids.tolist())) == 1:
-        fold_ids = interleaved_subfolds(issame)
+    pairs = fold_pairs(lfw_dir, folds)
+    index = pair_index(pairs)
     model = load_embedding_model(BUNDLED_MODEL)
     results = {}
     for _, detector in PATHS:
         start = time.perf_counter()
-        faces, failures = align_images(lfw_dir / "images", relpaths, "mtcnn", detector=make_detector(detector))
+        faces, failures = align_images(lfw_dir / "images", index.relpaths, "mtcnn", detector=make_detector(detector))
         seconds = time.perf_counter() - start
-        metrics = pair_verification(model.embed, faces, index_a, index_b, issame, fold_ids, flip="off")["no_flip"]
+        metrics = pair_verification(model.embed, faces, index.index_a, index.index_b, index.issame, index.folds,
+                                    flip="off")["no_flip"]
         results[detector] = (metrics["accuracy_mean"], metrics["accuracy_std"], len(failures), seconds)
         print(f"  pairs: {detector} done in {seconds:.0f} s", file=sys.stderr, flush=True)
-    return len(pairs), len(relpaths), results
+    return len(pairs), len(index.relpaths), results
 
 
 def main():

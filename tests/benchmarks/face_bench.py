@@ -1,4 +1,4 @@
-"""What the face benchmarks share: the data folders, seeded samples and LFW's landmark file."""
+"""What the face benchmarks share: the data folders, seeded samples, LFW's landmark file and the LFW pairs of chosen folds."""
 
 import sys
 from pathlib import Path
@@ -38,3 +38,19 @@ def file_landmarks(lfw_dir):
     points = read_landmarks(lfw_dir / "landmarks_5pt.txt")
     return {relpath: p for relpath, p in points.items() if (lfw_dir / "images" / relpath).exists()}
 
+
+def fold_pairs(lfw_dir, folds="10", per_kind=None):
+    """LFW View 2 pairs of `folds` (1-based, comma-separated, or "all"), in the file's order.
+
+    `per_kind`: keep only the first `per_kind` genuine and the first `per_kind` impostor pairs
+    (genuine first). Score them with `mobiface_tf.eval.lfw.pair_index`.
+    """
+    from mobiface_tf.data.sources import read_pairs
+
+    pairs = read_pairs(Path(lfw_dir) / "pairs.txt")
+    if folds != "all":
+        keep = {int(f) - 1 for f in str(folds).split(",")}
+        pairs = [p for p in pairs if p.fold in keep]
+    if per_kind is not None:
+        pairs = [p for p in pairs if p.same][:per_kind] + [p for p in pairs if not p.same][:per_kind]
+    return pairs
