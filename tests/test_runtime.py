@@ -102,7 +102,7 @@ def _run_script(script, tmp_path):
 @pytest.mark.parametrize("entry, args", [
     ("mobiface_tf.cli.train:run", []),
     ("mobiface_tf.cli.evaluate:run", ["--model=x.keras"]),
-    ("export.cli:run", []),
+    ("mobiface_tf.export.cli:run", []),
     ("mobiface_tf.cli.align:run", ["--input_dir={tmp}/in", "--output_dir={tmp}/out"]),
 ])
 def test_train_extra_entry_points_say_what_to_install(entry, args, tmp_path):
