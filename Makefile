@@ -41,8 +41,15 @@ test-python: install
 # Unit tests of the Android app's platform-free core (android_demo/core) with the JDK and JUnit
 # 4.13.2 from Maven Central (cached under $(MOBIFACE_WORK)/android/cache); ends with
 # "java: N passed, N failed".
-test-java:
-	PYTHON=$(PYTHON) android_demo/tools/test-core.sh
+# With LFW here, its MtcnnDetectorGoldenTest first gets the Python detector's network inputs and
+# outputs on a few LFW photos (generated under $(DETECTOR_GOLDEN), never committed).
+DETECTOR_GOLDEN := $(MOBIFACE_WORK)/android/detector-golden
+HAVE_LFW        := $(wildcard $(DATA)/lfw/images)
+test-java: $(if $(HAVE_LFW),$(DETECTOR_GOLDEN)/manifest.json)
+	PYTHON=$(PYTHON) MOBIFACE_DETECTOR_GOLDEN=$(if $(HAVE_LFW),$(DETECTOR_GOLDEN)) android_demo/tools/test-core.sh
+
+$(DETECTOR_GOLDEN)/manifest.json: tests/detector_golden.py mobiface_tf/data/detect_lite.py $(wildcard mobiface_tf/assets/mtcnn/*.tflite) | install
+	$(PY) tests/detector_golden.py photos --lfw_dir $(DATA)/lfw --out_dir $(DETECTOR_GOLDEN)
 
 .PHONY: align align-lfw bench-align detector-tflite bench-detect
 

@@ -5,28 +5,23 @@ import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
-import static org.junit.Assert.fail;
 
-import java.io.ByteArrayOutputStream;
-import java.io.File;
-import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.GZIPInputStream;
 import org.junit.Test;
 
 public class FaceAlignmentTest {
   /** Issue 16's criterion for the Java warp against Pillow's. */
   private static final int MAX_PIXEL_DIFFERENCE = 2;
+  /** The golden files written by tests/alignment_golden.py, under src/test/resources. */
+  private static final String FOLDER = "alignment";
 
   @Test
   public void goldenCropsFromThePythonCodeAreReproduced() throws IOException {
     Map<String, Object> manifest = Json.parseObject(
-        new String(GoldenFiles.read("cases.json"), StandardCharsets.UTF_8));
+        new String(TestFiles.read(FOLDER, "cases.json"), StandardCharsets.UTF_8));
     List<Object> cases = list(manifest.get("cases"));
     assertTrue("golden cases.json lists no case", cases.size() >= 3);
     for (Object item : cases) {
@@ -49,8 +44,8 @@ public class FaceAlignmentTest {
       assertArrayEquals(name + ": alignment matrix", expectedMatrix,
           FaceAlignment.alignmentMatrix(landmarks, size), 1e-9);
 
-      byte[] source = GoldenFiles.readGzip((String) golden.get("source"));
-      byte[] expected = GoldenFiles.readGzip((String) golden.get("aligned"));
+      byte[] source = TestFiles.readGzip(FOLDER, (String) golden.get("source"));
+      byte[] expected = TestFiles.readGzip(FOLDER, (String) golden.get("aligned"));
       assertEquals(name + ": source bytes", width * height * 3, source.length);
       byte[] aligned = FaceAlignment.alignFace(source, width, height, landmarks, size);
       assertEquals(name + ": crop bytes", expected.length, aligned.length);
@@ -152,73 +147,5 @@ public class FaceAlignmentTest {
 
   private static int number(Object value) {
     return (int) (double) (Double) value;
-  }
-
-  /**
-   * The golden files in src/test/resources/alignment: from the classpath where the build puts
-   * resources there (Gradle), else from the source tree (the plain-JDK harness), looked up from
-   * the compiled test classes' folder and the working directory, and their parents.
-   */
-  static final class GoldenFiles {
-    private static final String FOLDER = "alignment";
-    private static final String[] TREE = {
-      "src/test/resources", "core/src/test/resources", "android_demo/core/src/test/resources"
-    };
-
-    static byte[] read(String name) throws IOException {
-      InputStream stream = FaceAlignmentTest.class.getResourceAsStream("/" + FOLDER + "/" + name);
-      if (stream == null) {
-        stream = new FileInputStream(locate(name));
-      }
-      try {
-        return readAll(stream);
-      } finally {
-        stream.close();
-      }
-    }
-
-    static byte[] readGzip(String name) throws IOException {
-      GZIPInputStream stream = new GZIPInputStream(new java.io.ByteArrayInputStream(read(name)));
-      try {
-        return readAll(stream);
-      } finally {
-        stream.close();
-      }
-    }
-
-    private static File locate(String name) {
-      List<String> tried = new ArrayList<String>();
-      // Upwards from where the test classes were compiled to (inside the module's build folder),
-      // then from the working directory.
-      List<File> starts = new ArrayList<File>();
-      try {
-        starts.add(new File(FaceAlignmentTest.class.getProtectionDomain().getCodeSource().getLocation().toURI()));
-      } catch (java.net.URISyntaxException | SecurityException | NullPointerException ex) {
-        tried.add("(test class location unknown: " + ex + ")");
-      }
-      starts.add(new File(System.getProperty("user.dir")));
-      for (File start : starts) {
-        for (File dir = start.getAbsoluteFile(); dir != null; dir = dir.getParentFile()) {
-          for (String tree : TREE) {
-            File candidate = new File(dir, tree + "/" + FOLDER + "/" + name);
-            if (candidate.isFile()) {
-              return candidate;
-            }
-            tried.add(candidate.getPath());
-          }
-        }
-      }
-      fail("golden file " + name + " is neither on the classpath nor at any of " + tried);
-      return null;
-    }
-
-    private static byte[] readAll(InputStream stream) throws IOException {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      byte[] buffer = new byte[1 << 16];
-      for (int n = stream.read(buffer); n >= 0; n = stream.read(buffer)) {
-        out.write(buffer, 0, n);
-      }
-      return out.toByteArray();
-    }
   }
 }
