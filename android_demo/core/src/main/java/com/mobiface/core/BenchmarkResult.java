@@ -7,7 +7,9 @@ import java.util.Map;
 
 /**
  * One benchmark result. JSON fields: {@code model, precision, delegate, threads, runs, init_ms,
- * first_inference_ms, median_ms, p90_ms, mean_ms, device}; milliseconds are rounded to 0.1 us.
+ * first_inference_ms, median_ms, p90_ms, mean_ms, device}, and {@code pipeline} (a {@link
+ * PipelineStats} object: detect, align, embed and total on a raw photo) when the pipeline ran;
+ * milliseconds are rounded to 0.1 us.
  * The app writes it as one line to a file and to logcat under {@link #LOG_TAG}.
  */
 public final class BenchmarkResult {
@@ -25,6 +27,7 @@ public final class BenchmarkResult {
   private final double p90Ms;
   private final double meanMs;
   private final String device;
+  private final PipelineStats pipeline;
 
   public BenchmarkResult(
       String model,
@@ -38,6 +41,14 @@ public final class BenchmarkResult {
       double p90Ms,
       double meanMs,
       String device) {
+    this(model, precision, delegate, threads, runs, initMs, firstInferenceMs, medianMs, p90Ms, meanMs, device,
+        null);
+  }
+
+  private BenchmarkResult(String model, String precision, String delegate, int threads, int runs,
+      double initMs, double firstInferenceMs, double medianMs, double p90Ms, double meanMs, String device,
+      PipelineStats pipeline) {
+    this.pipeline = pipeline;
     this.model = model;
     this.precision = precision;
     this.delegate = delegate;
@@ -73,6 +84,17 @@ public final class BenchmarkResult {
         device);
   }
 
+  /** This result with the face pipeline's stage latencies added. */
+  public BenchmarkResult withPipeline(PipelineStats stats) {
+    return new BenchmarkResult(model, precision, delegate, threads, runs, initMs, firstInferenceMs, medianMs,
+        p90Ms, meanMs, device, stats);
+  }
+
+  /** The face pipeline's stage latencies, or null when it did not run. */
+  public PipelineStats pipeline() {
+    return pipeline;
+  }
+
   /**
    * The result file's name: {@code <model>_<precision>_<delegate>_t<threads>_<stamp>.json}, with
    * every character outside {@code [A-Za-z0-9_.-]} replaced by {@code _}.
@@ -96,12 +118,22 @@ public final class BenchmarkResult {
     map.put("p90_ms", roundMs(p90Ms));
     map.put("mean_ms", roundMs(meanMs));
     map.put("device", device);
+    if (pipeline != null) {
+      map.put("pipeline", pipeline.toMap());
+    }
     return Json.write(map);
   }
 
   /** Reads a result back from its JSON (this app's or the desktop benchmark's). */
   public static BenchmarkResult fromJson(String text) {
     Map<String, Object> map = Json.parseObject(text);
+    Object pipeline = map.get("pipeline");
+    if (pipeline != null && !(pipeline instanceof Map)) {
+      throw new IllegalArgumentException("result field \"pipeline\" must be an object, got "
+          + Json.typeName(pipeline));
+    }
+    @SuppressWarnings("unchecked")
+    PipelineStats stats = pipeline == null ? null : PipelineStats.fromMap((Map<String, Object>) pipeline);
     return new BenchmarkResult(
         str(map, "model"),
         str(map, "precision"),
@@ -113,7 +145,8 @@ public final class BenchmarkResult {
         num(map, "median_ms"),
         num(map, "p90_ms"),
         num(map, "mean_ms"),
-        str(map, "device"));
+        str(map, "device"),
+        stats);
   }
 
   /** A few lines for the screen. */
@@ -124,7 +157,7 @@ public final class BenchmarkResult {
             + "init %.2f ms, first inference %.2f ms\n"
             + "median %.3f ms, p90 %.3f ms, mean %.3f ms\n%s",
         model, precision, delegate, threads, runs, initMs, firstInferenceMs, medianMs, p90Ms, meanMs,
-        device);
+        device) + (pipeline == null ? "" : "\n" + pipeline.summary());
   }
 
   private static double roundMs(double ms) {
