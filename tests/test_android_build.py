@@ -219,6 +219,10 @@ def test_dex_defines_the_activities_the_runtime_and_the_core(apk):
         "org.tensorflow.lite.gpu.GpuDelegateFactory$Options",
         "org.tensorflow.lite.nnapi.NnApiDelegate",
         "com.mobiface.core.BenchmarkRequest",
+        "com.mobiface.core.MtcnnDetector",
+        "com.mobiface.core.FaceAlignment",
+        f"{PACKAGE}.MtcnnLite",
+        f"{PACKAGE}.FacePipeline",
         f"{PACKAGE}.R$layout",
     }
     assert not wanted - classes, f"missing from the dex: {sorted(wanted - classes)}"
@@ -240,13 +244,19 @@ def test_assets_are_stored_uncompressed_with_the_bundled_model(apk):
         assets = {i.filename: i for i in z.infolist() if i.filename.startswith("assets/")}
         assert z.read("assets/mobiface.tflite") == (bundled / "mobiface.tflite").read_bytes()
         assert z.read("assets/mobiface.json") == (bundled / "mobiface.tflite.json").read_bytes()
+        for net in ("pnet", "rnet", "onet"):  # the detector, in a folder the model catalog ignores
+            detector = (bundled / "mtcnn" / f"{net}.tflite").read_bytes()
+            assert z.read(f"assets/mtcnn/{net}.tflite") == detector, f"{net}.tflite differs from the package's"
     models = [n for n in assets if n.endswith(".tflite")]
     assert models
     for name in models:
         assert assets[name].compress_type == zipfile.ZIP_STORED, f"{name} is compressed: it cannot be memory-mapped"
-        assert name[: -len(".tflite")] + ".json" in assets, f"{name} has no metadata beside it"
+        if not name.startswith("assets/mtcnn/"):
+            assert name[: -len(".tflite")] + ".json" in assets, f"{name} has no metadata beside it"
     for name, info in assets.items():
         assert info.compress_type == zipfile.ZIP_STORED, name
     samples = [n for n in assets if n.startswith("assets/samples/") and n.endswith(".jpg")]
-    if os.environ.get("MOBIFACE_REQUIRE_DATA") == "1":  # CI: the shared LFW gives three crops
+    photos = [n for n in assets if n.startswith("assets/photos/") and n.endswith(".jpg")]
+    if os.environ.get("MOBIFACE_REQUIRE_DATA") == "1":  # CI: the shared LFW gives three crops and photos
         assert len(samples) == 3, samples
+        assert len(photos) == 3, photos

@@ -3,6 +3,7 @@ package com.mobiface.bench;
 
 import android.app.Activity;
 import android.content.Intent;
+import android.graphics.Bitmap;
 import android.os.Bundle;
 import android.text.TextUtils;
 import android.util.Log;
@@ -17,6 +18,7 @@ import com.mobiface.core.BenchmarkRequest;
 import com.mobiface.core.BenchmarkResult;
 import com.mobiface.core.Delegate;
 import com.mobiface.core.ModelCatalog;
+import com.mobiface.core.PipelineStats;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -37,13 +39,23 @@ import java.util.concurrent.Executors;
  * </pre>
  *
  * The result is saved under files/bench/ ({@link ResultStore}) and logged under the tag
- * {@link BenchmarkResult#LOG_TAG}.
+ * {@link BenchmarkResult#LOG_TAG}. When the APK carries the detector and a raw photo, the
+ * result also holds the face pipeline on that photo ({@code pipeline}: median detect, align,
+ * embed and total ms over at most {@link #PIPELINE_MAX_RUNS} runs, after the embedder's own
+ * timing, with the same model, delegate and threads; the detector runs on the CPU).
  */
 public final class BenchmarkActivity extends Activity implements FaceModelHelper.Listener {
+  /** The face pipeline's timed runs: at most this many, fewer when the request asks fewer. */
+  static final int PIPELINE_MAX_RUNS = 50;
+  /** And its untimed warm-up runs. */
+  static final int PIPELINE_MAX_WARMUP = 5;
+
   private final ExecutorService worker = Executors.newSingleThreadExecutor();
   private ModelCatalog catalog;
   private ResultStore store;
   private FaceModelHelper helper;
+  /** The request being run (set before the worker starts it). */
+  private volatile BenchmarkRequest running;
   private boolean headless;
 
   private Spinner modelPicker;
@@ -197,6 +209,7 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
       onError(e.getMessage());
       return;
     }
+    running = request;
     worker.execute(
         new Runnable() {
           @Override
@@ -224,8 +237,48 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
     return FaceImages.noise(entry.metadata());
   }
 
+  /**
+   * The result with the face pipeline on the first bundled photo (on the worker thread, with the
+   * benchmark's embedder); unchanged when the APK has no detector or no photo.
+   */
+  private BenchmarkResult withPipeline(BenchmarkResult result, BenchmarkRequest request) throws Exception {
+    List<String> photos = AssetModels.photos(getAssets());
+    if (photos.isEmpty() || !MtcnnLite.bundled(this)) {
+      Log.i(BenchmarkResult.LOG_TAG, "face pipeline not measured: the APK has no detector or no photo");
+      return result;
+    }
+    String name = photos.get(0);
+    Bitmap photo = FaceImages.fromAsset(getAssets(), name);
+    try (FacePipeline pipeline = new FacePipeline(this, helper, request.threads())) {
+      for (int i = 0; i < Math.min(request.warmup(), PIPELINE_MAX_WARMUP); i++) {
+        pipeline.run(photo, name);
+      }
+      int runs = Math.max(1, Math.min(request.runs(), PIPELINE_MAX_RUNS));
+      double[] detect = new double[runs];
+      double[] align = new double[runs];
+      double[] embed = new double[runs];
+      int faces = 0;
+      for (int i = 0; i < runs; i++) {
+        FacePipeline.Result r = pipeline.run(photo, name);
+        detect[i] = r.detectMs;
+        align[i] = r.alignMs;
+        embed[i] = r.embedMs;
+        faces = r.facesFound;
+      }
+      return result.withPipeline(
+          PipelineStats.of(name, photo.getWidth(), photo.getHeight(), faces, detect, align, embed));
+    }
+  }
+
   @Override
   public void onBenchmarkResult(BenchmarkResult result) {
+    String pipelineNote = "";
+    try {
+      result = withPipeline(result, running);
+    } catch (Exception | LinkageError e) {
+      pipelineNote = "\nface pipeline not measured: " + e.getMessage();
+      Log.w(BenchmarkResult.LOG_TAG, pipelineNote.trim());
+    }
     String saved;
     try {
       File file = store.save(result);
@@ -234,7 +287,7 @@ public final class BenchmarkActivity extends Activity implements FaceModelHelper
       store.saveError("result not saved: " + e.getMessage());
       saved = "not saved: " + e.getMessage();
     }
-    showOnUiThread(result.summary() + "\n" + saved, true);
+    showOnUiThread(result.summary() + pipelineNote + "\n" + saved, true);
   }
 
   @Override

@@ -5,6 +5,8 @@ import android.content.ContentResolver;
 import android.content.res.AssetManager;
 import android.graphics.Bitmap;
 import android.graphics.BitmapFactory;
+import android.graphics.Matrix;
+import android.media.ExifInterface;
 import android.net.Uri;
 import com.mobiface.core.ModelMetadata;
 import com.mobiface.core.TensorCodec;
@@ -13,8 +15,8 @@ import java.io.InputStream;
 import java.util.Random;
 
 /**
- * Decodes images and scales them to the model's input size. The crops must already be aligned
- * (the 112x112 five-point template of mobiface-align); this screen does not detect faces.
+ * Decodes images (bundled assets, gallery picks, camera shots) with their EXIF orientation
+ * applied, and turns RGB bytes back into bitmaps to show aligned faces.
  */
 public final class FaceImages {
   private FaceImages() {}
@@ -30,7 +32,11 @@ public final class FaceImages {
     }
   }
 
-  /** Decodes a picked image, subsampled while decoding so large photos do not fill the memory. */
+  /**
+   * Decodes a picked image, subsampled while decoding (by powers of two, keeping the shorter side
+   * at least {@code minSide}) so large photos do not fill the memory, and turned upright as its
+   * EXIF orientation says.
+   */
   public static Bitmap fromUri(ContentResolver resolver, Uri uri, int minSide) throws IOException {
     BitmapFactory.Options bounds = new BitmapFactory.Options();
     bounds.inJustDecodeBounds = true;
@@ -45,13 +51,55 @@ public final class FaceImages {
     while (Math.min(bounds.outWidth, bounds.outHeight) / (options.inSampleSize * 2) >= minSide) {
       options.inSampleSize *= 2;
     }
+    Bitmap bitmap;
     try (InputStream in = resolver.openInputStream(uri)) {
-      Bitmap bitmap = BitmapFactory.decodeStream(in, null, options);
-      if (bitmap == null) {
-        throw new IOException(uri + ": not a decodable image");
-      }
-      return bitmap;
+      bitmap = BitmapFactory.decodeStream(in, null, options);
     }
+    if (bitmap == null) {
+      throw new IOException(uri + ": not a decodable image");
+    }
+    int orientation;
+    try (InputStream in = resolver.openInputStream(uri)) {
+      orientation = new ExifInterface(in).getAttributeInt(
+          ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL);
+    } catch (IOException e) {
+      orientation = ExifInterface.ORIENTATION_NORMAL; // no EXIF: as decoded
+    }
+    return upright(bitmap, orientation);
+  }
+
+  /** The bitmap turned as an EXIF orientation asks (the common rotations and mirrorings). */
+  static Bitmap upright(Bitmap bitmap, int orientation) {
+    Matrix matrix = new Matrix();
+    switch (orientation) {
+      case ExifInterface.ORIENTATION_ROTATE_90:
+        matrix.postRotate(90);
+        break;
+      case ExifInterface.ORIENTATION_ROTATE_180:
+        matrix.postRotate(180);
+        break;
+      case ExifInterface.ORIENTATION_ROTATE_270:
+        matrix.postRotate(270);
+        break;
+      case ExifInterface.ORIENTATION_FLIP_HORIZONTAL:
+        matrix.postScale(-1, 1);
+        break;
+      case ExifInterface.ORIENTATION_FLIP_VERTICAL:
+        matrix.postScale(1, -1);
+        break;
+      default:
+        return bitmap;
+    }
+    return Bitmap.createBitmap(bitmap, 0, 0, bitmap.getWidth(), bitmap.getHeight(), matrix, true);
+  }
+
+  /** A bitmap of interleaved RGB bytes (an aligned face), to show. */
+  public static Bitmap fromRgb(byte[] rgb, int width, int height) {
+    int[] argb = new int[width * height];
+    for (int i = 0; i < argb.length; i++) {
+      argb[i] = 0xFF000000 | (rgb[3 * i] & 0xFF) << 16 | (rgb[3 * i + 1] & 0xFF) << 8 | (rgb[3 * i + 2] & 0xFF);
+    }
+    return Bitmap.createBitmap(argb, width, height, Bitmap.Config.ARGB_8888);
   }
 
   /** RGB bytes of the bitmap scaled (bilinear) to the model's input size. */

@@ -2,7 +2,6 @@
 package com.mobiface.bench;
 
 import android.content.Context;
-import android.content.res.AssetFileDescriptor;
 import android.os.Build;
 import android.os.SystemClock;
 import com.mobiface.core.BenchmarkLoop;
@@ -15,12 +14,9 @@ import com.mobiface.core.QuantParams;
 import com.mobiface.core.TensorCodec;
 import com.mobiface.core.TensorType;
 import com.mobiface.core.Verification;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.Arrays;
 import org.tensorflow.lite.DataType;
 import org.tensorflow.lite.Interpreter;
@@ -45,6 +41,13 @@ public final class FaceModelHelper implements AutoCloseable {
 
     default void onVerification(Verification verification) {}
   }
+
+  /** A listener for callers that take results as return values ({@link #embedAligned}). */
+  static final Listener QUIET =
+      new Listener() {
+        @Override
+        public void onError(String message) {}
+      };
 
   /** Makes the interpreter of a loaded model. */
   interface InterpreterFactory {
@@ -162,6 +165,17 @@ public final class FaceModelHelper implements AutoCloseable {
     }
   }
 
+  /**
+   * The embedding of one aligned face (RGB bytes of the model's input size), creating the
+   * interpreter on the first call; errors are thrown, not reported.
+   */
+  public float[] embedAligned(byte[] face) throws Exception {
+    if (interpreter == null) {
+      setUp();
+    }
+    return embed(face);
+  }
+
   private float[] embed(byte[] face) throws Exception {
     fill(face);
     runOnce();
@@ -204,7 +218,7 @@ public final class FaceModelHelper implements AutoCloseable {
         options.addDelegate(nnApiDelegate);
         break;
     }
-    interpreter = interpreterFactory.create(loadModel(entry.modelFile()), options);
+    interpreter = interpreterFactory.create(AssetModels.map(context.getAssets(), entry.modelFile()), options);
 
     Tensor in = interpreter.getInputTensor(0);
     int[] shape = in.shape();
@@ -242,15 +256,6 @@ public final class FaceModelHelper implements AutoCloseable {
     outputQuant = quantParams(out, outputType);
     input = ByteBuffer.allocateDirect(in.numBytes()).order(ByteOrder.nativeOrder());
     output = ByteBuffer.allocateDirect(out.numBytes()).order(ByteOrder.nativeOrder());
-  }
-
-  /** Memory-maps a model stored uncompressed in the APK (see androidResources.noCompress). */
-  private MappedByteBuffer loadModel(String assetName) throws IOException {
-    try (AssetFileDescriptor fd = context.getAssets().openFd(assetName);
-        FileInputStream stream = new FileInputStream(fd.getFileDescriptor());
-        FileChannel channel = stream.getChannel()) {
-      return channel.map(FileChannel.MapMode.READ_ONLY, fd.getStartOffset(), fd.getDeclaredLength());
-    }
   }
 
   private static TensorType tensorType(DataType type, String which) {

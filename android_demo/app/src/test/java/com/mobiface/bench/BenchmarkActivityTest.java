@@ -11,6 +11,7 @@ import android.content.Intent;
 import android.os.Looper;
 import com.mobiface.core.BenchmarkRequest;
 import com.mobiface.core.BenchmarkResult;
+import com.mobiface.core.PipelineStats;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -39,6 +40,7 @@ import org.robolectric.annotation.Config;
 public class BenchmarkActivityTest {
   private static final long TIMEOUT_MS = 20_000;
   private final List<FakeInterpreter> made = new ArrayList<>();
+  private final List<FakeMtcnnInterpreter> networks = new ArrayList<>();
 
   @Before
   public void useFakeInterpreter() {
@@ -51,11 +53,22 @@ public class BenchmarkActivityTest {
             return fake;
           }
         };
+    MtcnnLite.networkFactory =
+        new MtcnnLite.NetworkFactory() {
+          @Override
+          public FakeMtcnnInterpreter create(
+              String network, ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
+            FakeMtcnnInterpreter fake = new FakeMtcnnInterpreter(network, options.getNumThreads());
+            networks.add(fake);
+            return fake;
+          }
+        };
   }
 
   @After
   public void restoreLiteRt() {
     FaceModelHelper.interpreterFactory = FaceModelHelper.LITERT;
+    MtcnnLite.networkFactory = MtcnnLite.LITERT;
   }
 
   @Test
@@ -73,11 +86,22 @@ public class BenchmarkActivityTest {
       assertEquals("xnnpack", result.delegate());
       assertEquals(2, result.threads());
       assertEquals(7, result.runs());
-      // first inference + warm-up + timed runs, each one interpreter.run
+      // first inference + warm-up + timed runs, each one interpreter.run; then the face pipeline
+      // on the first bundled photo with the same interpreter: 3 warm-up and 7 timed runs
       assertEquals(1, made.size());
-      assertEquals(1 + 3 + 7, made.get(0).runs);
+      assertEquals(1 + 3 + 7 + 3 + 7, made.get(0).runs);
       assertEquals(2, made.get(0).threads);
       assertTrue("the model was memory-mapped from the APK's assets", made.get(0).modelBytes > 2_000_000);
+      PipelineStats pipeline = result.pipeline();
+      assertTrue("the APK carries photos and the detector: the pipeline ran", pipeline != null);
+      assertEquals(7, pipeline.runs());
+      assertEquals(1, pipeline.faces()); // what FakeMtcnnInterpreter answers
+      assertTrue(pipeline.totalMs() >= pipeline.detectMs());
+      assertEquals(3, networks.size());
+      for (FakeMtcnnInterpreter network : networks) {
+        assertEquals(network.network, 2, network.threads);
+        assertTrue(network.network + " ran", network.runs >= 10);
+      }
       File[] saved = benchDir().listFiles();
       assertTrue("one file per run beside latest.json", saved != null && saved.length == 2);
       shadowOf(Looper.getMainLooper()).idle();
