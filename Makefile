@@ -166,8 +166,11 @@ export-tflite: install
 
 # LiteRT latency of every registered model at each precision, 1 and 2 threads, interleaved
 # (prints a Markdown table; JSON and Markdown in $(MOBIFACE_WORK)/bench).
+# Then the face pipeline stage by stage (detect, align, embed, total ms) on the photo the APK's
+# benchmark uses: the fields of the app's "pipeline" object, in $(MOBIFACE_WORK)/bench/face_pipeline.json.
 bench: install
 	$(BIN)/mobiface-bench --bench_dir=$(MOBIFACE_WORK)/bench --bench_calibration_dir=$(CALIBRATION_DIR)
+	$(PY) tests/benchmarks/bench_face_pipeline.py --out=$(MOBIFACE_WORK)/bench/face_pipeline.json
 
 .PHONY: eval eval-reference eval-ident bench-ident bench-enroll
 
