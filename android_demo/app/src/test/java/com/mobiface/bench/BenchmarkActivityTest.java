@@ -14,11 +14,8 @@ import com.mobiface.core.BenchmarkResult;
 import com.mobiface.core.PipelineStats;
 import java.io.File;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -39,36 +36,16 @@ import org.robolectric.annotation.Config;
 @Config(sdk = 34)
 public class BenchmarkActivityTest {
   private static final long TIMEOUT_MS = 20_000;
-  private final List<FakeInterpreter> made = new ArrayList<>();
-  private final List<FakeMtcnnInterpreter> networks = new ArrayList<>();
+  private FakeLiteRt liteRt;
 
   @Before
-  public void useFakeInterpreter() {
-    FaceModelHelper.interpreterFactory =
-        new FaceModelHelper.InterpreterFactory() {
-          @Override
-          public FakeInterpreter create(ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
-            FakeInterpreter fake = new FakeInterpreter(model, options.getNumThreads());
-            made.add(fake);
-            return fake;
-          }
-        };
-    MtcnnLite.networkFactory =
-        new MtcnnLite.NetworkFactory() {
-          @Override
-          public FakeMtcnnInterpreter create(
-              String network, ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
-            FakeMtcnnInterpreter fake = new FakeMtcnnInterpreter(network, options.getNumThreads());
-            networks.add(fake);
-            return fake;
-          }
-        };
+  public void useFakeLiteRt() {
+    liteRt = FakeLiteRt.install();
   }
 
   @After
   public void restoreLiteRt() {
-    FaceModelHelper.interpreterFactory = FaceModelHelper.LITERT;
-    MtcnnLite.networkFactory = MtcnnLite.LITERT;
+    FakeLiteRt.restore();
   }
 
   @Test
@@ -88,17 +65,17 @@ public class BenchmarkActivityTest {
       assertEquals(7, result.runs());
       // first inference + warm-up + timed runs, each one interpreter.run; then the face pipeline
       // on the first bundled photo with the same interpreter: 3 warm-up and 7 timed runs
-      assertEquals(1, made.size());
-      assertEquals(1 + 3 + 7 + 3 + 7, made.get(0).runs);
-      assertEquals(2, made.get(0).threads);
-      assertTrue("the model was memory-mapped from the APK's assets", made.get(0).modelBytes > 2_000_000);
+      assertEquals(1, liteRt.models.size());
+      assertEquals(1 + 3 + 7 + 3 + 7, liteRt.models.get(0).runs);
+      assertEquals(2, liteRt.models.get(0).threads);
+      assertTrue("the model was memory-mapped from the APK's assets", liteRt.models.get(0).modelBytes > 2_000_000);
       PipelineStats pipeline = result.pipeline();
       assertTrue("the APK carries photos and the detector: the pipeline ran", pipeline != null);
       assertEquals(7, pipeline.runs());
       assertEquals(1, pipeline.faces()); // what FakeMtcnnInterpreter answers
       assertTrue(pipeline.totalMs() >= pipeline.detectMs());
-      assertEquals(3, networks.size());
-      for (FakeMtcnnInterpreter network : networks) {
+      assertEquals(3, liteRt.networks.size());
+      for (FakeMtcnnInterpreter network : liteRt.networks) {
         assertEquals(network.network, 2, network.threads);
         assertTrue(network.network + " ran", network.runs >= 10);
       }
@@ -117,7 +94,7 @@ public class BenchmarkActivityTest {
         Robolectric.buildActivity(BenchmarkActivity.class, intent).setup()) {
       assertEquals("bad intent extras: threads must be a whole number, got \"four\"\n",
           awaitFile(ResultStore.LATEST_ERROR));
-      assertTrue(made.isEmpty());
+      assertTrue(liteRt.models.isEmpty());
       assertFalse(new File(benchDir(), ResultStore.LATEST).exists());
     }
   }

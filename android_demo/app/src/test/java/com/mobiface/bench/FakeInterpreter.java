@@ -17,9 +17,9 @@ final class FakeInterpreter implements InterpreterApi {
   final int threads;
   int runs;
   private final FakeTensor input =
-      new FakeTensor(DataType.UINT8, new int[] {1, 112, 112, 3}, new Tensor.QuantizationParams(1f, 0));
+      new FakeTensor(DataType.UINT8, new int[] {1, 112, 112, 3}, new Tensor.QuantizationParams(1f, 0), "input");
   private final FakeTensor output =
-      new FakeTensor(DataType.FLOAT32, new int[] {1, 192}, new Tensor.QuantizationParams(0f, 0));
+      new FakeTensor(DataType.FLOAT32, new int[] {1, 192}, new Tensor.QuantizationParams(0f, 0), "embedding");
 
   FakeInterpreter(ByteBuffer model, int threads) {
     this.modelBytes = model.capacity();
@@ -94,70 +94,4 @@ final class FakeInterpreter implements InterpreterApi {
 
   @Override
   public void close() {}
-
-  private static final class FakeTensor implements Tensor {
-    private final DataType type;
-    private final int[] shape;
-    private final QuantizationParams quantization;
-
-    FakeTensor(DataType type, int[] shape, QuantizationParams quantization) {
-      this.type = type;
-      this.shape = shape;
-      this.quantization = quantization;
-    }
-
-    @Override
-    public DataType dataType() {
-      return type;
-    }
-
-    @Override
-    public int numDimensions() {
-      return shape.length;
-    }
-
-    @Override
-    public int numBytes() {
-      return numElements() * type.byteSize();
-    }
-
-    @Override
-    public int numElements() {
-      int n = 1;
-      for (int d : shape) {
-        n *= d;
-      }
-      return n;
-    }
-
-    @Override
-    public int[] shape() {
-      return shape.clone();
-    }
-
-    @Override
-    public int[] shapeSignature() {
-      return shape.clone();
-    }
-
-    @Override
-    public int index() {
-      return 0;
-    }
-
-    @Override
-    public String name() {
-      return type == DataType.UINT8 ? "input" : "embedding";
-    }
-
-    @Override
-    public QuantizationParams quantizationParams() {
-      return quantization;
-    }
-
-    @Override
-    public ByteBuffer asReadOnlyBuffer() {
-      throw new UnsupportedOperationException();
-    }
-  }
 }

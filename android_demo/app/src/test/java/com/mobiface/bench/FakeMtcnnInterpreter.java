@@ -99,7 +99,7 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
 
   @Override
   public Tensor getInputTensor(int inputIndex) {
-    return new FakeTensor(inputShape);
+    return new FakeTensor(DataType.FLOAT32, inputShape, new Tensor.QuantizationParams(0f, 0), "input");
   }
 
   @Override
@@ -114,7 +114,7 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
 
   @Override
   public Tensor getOutputTensor(int outputIndex) {
-    return new FakeTensor(outputShape(widths()[outputIndex]));
+    return new FakeTensor(DataType.FLOAT32, outputShape(widths()[outputIndex]), new Tensor.QuantizationParams(0f, 0), "output");
   }
 
   @Override
@@ -124,66 +124,4 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
 
   @Override
   public void close() {}
-
-  private static final class FakeTensor implements Tensor {
-    private final int[] shape;
-
-    FakeTensor(int[] shape) {
-      this.shape = shape;
-    }
-
-    @Override
-    public DataType dataType() {
-      return DataType.FLOAT32;
-    }
-
-    @Override
-    public int numDimensions() {
-      return shape.length;
-    }
-
-    @Override
-    public int numBytes() {
-      return numElements() * 4;
-    }
-
-    @Override
-    public int numElements() {
-      int n = 1;
-      for (int d : shape) {
-        n *= d;
-      }
-      return n;
-    }
-
-    @Override
-    public int[] shape() {
-      return shape.clone();
-    }
-
-    @Override
-    public int[] shapeSignature() {
-      return shape.clone();
-    }
-
-    @Override
-    public int index() {
-      return 0;
-    }
-
-    @Override
-    public String name() {
-      return "output";
-    }
-
-    @Override
-    public QuantizationParams quantizationParams() {
-      return new QuantizationParams(0f, 0);
-    }
-
-    @Override
-    public ByteBuffer asReadOnlyBuffer() {
-      throw new UnsupportedOperationException();
-    }
-  }
 }

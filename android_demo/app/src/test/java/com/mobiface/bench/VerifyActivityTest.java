@@ -9,9 +9,6 @@ import static org.robolectric.Shadows.shadowOf;
 import android.os.Looper;
 import android.widget.ImageView;
 import android.widget.TextView;
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -31,33 +28,16 @@ import org.robolectric.annotation.Config;
 @Config(sdk = 34)
 public class VerifyActivityTest {
   private static final long TIMEOUT_MS = 20_000;
-  private final List<FakeMtcnnInterpreter> networks = new ArrayList<>();
+  private FakeLiteRt liteRt;
 
   @Before
-  public void useFakeInterpreters() {
-    FaceModelHelper.interpreterFactory =
-        new FaceModelHelper.InterpreterFactory() {
-          @Override
-          public FakeInterpreter create(ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
-            return new FakeInterpreter(model, options.getNumThreads());
-          }
-        };
-    MtcnnLite.networkFactory =
-        new MtcnnLite.NetworkFactory() {
-          @Override
-          public FakeMtcnnInterpreter create(
-              String network, ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
-            FakeMtcnnInterpreter fake = new FakeMtcnnInterpreter(network, options.getNumThreads());
-            networks.add(fake);
-            return fake;
-          }
-        };
+  public void useFakeLiteRt() {
+    liteRt = FakeLiteRt.install();
   }
 
   @After
   public void restoreLiteRt() {
-    FaceModelHelper.interpreterFactory = FaceModelHelper.LITERT;
-    MtcnnLite.networkFactory = MtcnnLite.LITERT;
+    FakeLiteRt.restore();
   }
 
   @Test
@@ -78,7 +58,7 @@ public class VerifyActivityTest {
       // FakeInterpreter gives every face the same embedding: cosine 1, the same person.
       assertTrue(text, text.contains("cosine similarity 1.0000"));
       assertTrue(text, text.contains("A: ") && text.contains("1 face(s)") && text.contains("detect "));
-      assertEquals(3, networks.size());
+      assertEquals(3, liteRt.networks.size());
       for (int id : new int[] {R.id.aligned_a, R.id.aligned_b}) {
         ImageView aligned = activity.findViewById(id);
         assertNotNull("the aligned face is shown", aligned.getDrawable());

@@ -112,11 +112,11 @@ public final class BenchmarkResult {
     map.put("delegate", delegate);
     map.put("threads", threads);
     map.put("runs", runs);
-    map.put("init_ms", roundMs(initMs));
-    map.put("first_inference_ms", roundMs(firstInferenceMs));
-    map.put("median_ms", roundMs(medianMs));
-    map.put("p90_ms", roundMs(p90Ms));
-    map.put("mean_ms", roundMs(meanMs));
+    map.put("init_ms", Json.roundMs(initMs));
+    map.put("first_inference_ms", Json.roundMs(firstInferenceMs));
+    map.put("median_ms", Json.roundMs(medianMs));
+    map.put("p90_ms", Json.roundMs(p90Ms));
+    map.put("mean_ms", Json.roundMs(meanMs));
     map.put("device", device);
     if (pipeline != null) {
       map.put("pipeline", pipeline.toMap());
@@ -135,17 +135,17 @@ public final class BenchmarkResult {
     @SuppressWarnings("unchecked")
     PipelineStats stats = pipeline == null ? null : PipelineStats.fromMap((Map<String, Object>) pipeline);
     return new BenchmarkResult(
-        str(map, "model"),
-        str(map, "precision"),
-        str(map, "delegate"),
-        (int) num(map, "threads"),
-        (int) num(map, "runs"),
-        num(map, "init_ms"),
-        num(map, "first_inference_ms"),
-        num(map, "median_ms"),
-        num(map, "p90_ms"),
-        num(map, "mean_ms"),
-        str(map, "device"),
+        Json.stringField(map, "model", "result"),
+        Json.stringField(map, "precision", "result"),
+        Json.stringField(map, "delegate", "result"),
+        (int) Json.numberField(map, "threads", "result"),
+        (int) Json.numberField(map, "runs", "result"),
+        Json.numberField(map, "init_ms", "result"),
+        Json.numberField(map, "first_inference_ms", "result"),
+        Json.numberField(map, "median_ms", "result"),
+        Json.numberField(map, "p90_ms", "result"),
+        Json.numberField(map, "mean_ms", "result"),
+        Json.stringField(map, "device", "result"),
         stats);
   }
 
@@ -158,28 +158,6 @@ public final class BenchmarkResult {
             + "median %.3f ms, p90 %.3f ms, mean %.3f ms\n%s",
         model, precision, delegate, threads, runs, initMs, firstInferenceMs, medianMs, p90Ms, meanMs,
         device) + (pipeline == null ? "" : "\n" + pipeline.summary());
-  }
-
-  private static double roundMs(double ms) {
-    return Math.round(ms * 1e4) / 1e4;
-  }
-
-  private static String str(Map<String, Object> map, String key) {
-    Object value = map.get(key);
-    if (!(value instanceof String)) {
-      throw new IllegalArgumentException("result field \"" + key + "\" must be a string, got "
-          + Json.typeName(value));
-    }
-    return (String) value;
-  }
-
-  private static double num(Map<String, Object> map, String key) {
-    Object value = map.get(key);
-    if (!(value instanceof Number)) {
-      throw new IllegalArgumentException("result field \"" + key + "\" must be a number, got "
-          + Json.typeName(value));
-    }
-    return ((Number) value).doubleValue();
   }
 
   public String model() {

@@ -75,6 +75,32 @@ public final class Json {
     return value.getClass().getSimpleName();
   }
 
+  /**
+   * The string field {@code key} of a parsed object; {@code what} names the object in the error
+   * ("result", "pipeline").
+   */
+  public static String stringField(Map<String, Object> map, String key, String what) {
+    Object value = map.get(key);
+    if (!(value instanceof String)) {
+      throw new IllegalArgumentException(what + " field \"" + key + "\" must be a string, got " + typeName(value));
+    }
+    return (String) value;
+  }
+
+  /** The number field {@code key} of a parsed object, as {@link #stringField}. */
+  public static double numberField(Map<String, Object> map, String key, String what) {
+    Object value = map.get(key);
+    if (!(value instanceof Number)) {
+      throw new IllegalArgumentException(what + " field \"" + key + "\" must be a number, got " + typeName(value));
+    }
+    return ((Number) value).doubleValue();
+  }
+
+  /** Milliseconds rounded to 0.1 microsecond, as results store them. */
+  public static double roundMs(double ms) {
+    return Math.round(ms * 1e4) / 1e4;
+  }
+
   private Object readValue(int depth) {
     if (depth > MAX_DEPTH) {
       throw error("nesting deeper than " + MAX_DEPTH);

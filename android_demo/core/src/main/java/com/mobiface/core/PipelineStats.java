@@ -83,18 +83,18 @@ public final class PipelineStats {
     map.put("height", height);
     map.put("faces", faces);
     map.put("runs", runs);
-    map.put("detect_ms", roundMs(detectMs));
-    map.put("align_ms", roundMs(alignMs));
-    map.put("embed_ms", roundMs(embedMs));
-    map.put("total_ms", roundMs(totalMs));
+    map.put("detect_ms", Json.roundMs(detectMs));
+    map.put("align_ms", Json.roundMs(alignMs));
+    map.put("embed_ms", Json.roundMs(embedMs));
+    map.put("total_ms", Json.roundMs(totalMs));
     return map;
   }
 
   /** Reads the object {@link #toMap} writes. */
   public static PipelineStats fromMap(Map<String, Object> map) {
-    return new PipelineStats(text(map, "photo"), (int) number(map, "width"), (int) number(map, "height"),
-        (int) number(map, "faces"), (int) number(map, "runs"), number(map, "detect_ms"),
-        number(map, "align_ms"), number(map, "embed_ms"), number(map, "total_ms"));
+    return new PipelineStats(Json.stringField(map, "photo", "pipeline"), (int) Json.numberField(map, "width", "pipeline"), (int) Json.numberField(map, "height", "pipeline"),
+        (int) Json.numberField(map, "faces", "pipeline"), (int) Json.numberField(map, "runs", "pipeline"), Json.numberField(map, "detect_ms", "pipeline"),
+        Json.numberField(map, "align_ms", "pipeline"), Json.numberField(map, "embed_ms", "pipeline"), Json.numberField(map, "total_ms", "pipeline"));
   }
 
   /** One line for the screen. */
@@ -102,25 +102,5 @@ public final class PipelineStats {
     return String.format(Locale.ROOT,
         "photo %s (%dx%d, %d face(s)), median of %d runs:\ndetect %.2f ms, align %.2f ms, embed %.2f ms, total %.2f ms",
         photo, width, height, faces, runs, detectMs, alignMs, embedMs, totalMs);
-  }
-
-  static double roundMs(double ms) {
-    return Math.round(ms * 1e4) / 1e4;
-  }
-
-  private static String text(Map<String, Object> map, String key) {
-    Object value = map.get(key);
-    if (!(value instanceof String)) {
-      throw new IllegalArgumentException("pipeline field \"" + key + "\" must be a string, got " + Json.typeName(value));
-    }
-    return (String) value;
-  }
-
-  private static double number(Map<String, Object> map, String key) {
-    Object value = map.get(key);
-    if (!(value instanceof Number)) {
-      throw new IllegalArgumentException("pipeline field \"" + key + "\" must be a number, got " + Json.typeName(value));
-    }
-    return ((Number) value).doubleValue();
   }
 }
