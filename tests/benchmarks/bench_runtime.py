@@ -1,4 +1,4 @@
-"""Today's path (mtcnn on TensorFlow) against the LiteRT runtime, side by side: issue 16's targets.
+"""Today's path (mtcnn on TensorFlow) against the LiteRT runtime, side by side: the runtime's aims.
 
 Prints figures; not a pytest test. Run from the project root (`make bench-runtime`):
 
