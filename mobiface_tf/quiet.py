@@ -35,3 +35,18 @@ def native_stderr_silenced():
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def quiet_tensorflow():
+    """Ask TensorFlow for warnings and errors only, before it is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def import_tensorflow():
+    """Import TensorFlow (and probe for GPUs, which logs too) with its start-up chatter silenced."""
+    quiet_tensorflow()
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    return tf

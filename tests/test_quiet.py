@@ -41,3 +41,13 @@ def test_running_the_bundled_model_prints_nothing_on_stderr():
                      "print(model.embed(np.zeros((1, 112, 112, 3), np.uint8)).shape)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(1, 192)" and result.stderr == ""
+
+
+@pytest.mark.data
+def test_the_mtcnn_detector_from_python_prints_nothing_on_stderr(lfw_dir):
+    # The library, not only the commands: mtcnn imports TensorFlow, whose start-up lines are native.
+    photo = lfw_dir / "images" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
+    result = _python("from mobiface_tf.data.detect import FaceDetector\n"
+                     f"print(len(FaceDetector().detect({str(photo)!r})))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1" and result.stderr == ""

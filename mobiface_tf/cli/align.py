@@ -24,7 +24,8 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import Progress, import_tensorflow, run_main
+from mobiface_tf.cli.common import Progress, run_main
+from mobiface_tf.quiet import import_tensorflow
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Raw photos, one folder per identity: <input_dir>/<identity>/<photo>.")

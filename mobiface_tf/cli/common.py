@@ -6,27 +6,12 @@ import os
 import sys
 import time
 
-from mobiface_tf.quiet import native_stderr_silenced
+from mobiface_tf.quiet import import_tensorflow, quiet_tensorflow
 
 # The libraries the `train` extra adds to the runtime install (numpy, pillow, absl-py,
 # ai-edge-litert), and the command that installs them.
 TRAIN_EXTRA_MODULES = ("tensorflow", "keras", "mtcnn", "matplotlib")
 TRAIN_EXTRA_INSTALL = "pip install 'mobiface-tf[train]'"
-
-
-def quiet_tensorflow():
-    """Ask TensorFlow for warnings and errors only, before it is imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def import_tensorflow():
-    """Import TensorFlow (and probe for GPUs, which logs too) with its start-up chatter silenced."""
-    quiet_tensorflow()
-    with native_stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
-    return tf
 
 
 # absl's help flags; asking for help is a success, whatever absl's exit status.

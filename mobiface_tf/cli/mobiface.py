@@ -24,8 +24,8 @@ from pathlib import Path
 
 from absl import flags
 
-from mobiface_tf.cli.common import Progress, import_tensorflow, run_main
-from mobiface_tf.quiet import native_stderr_silenced
+from mobiface_tf.cli.common import Progress, run_main
+from mobiface_tf.quiet import import_tensorflow, native_stderr_silenced
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, .keras or .tflite; default: the bundled model.")

@@ -15,6 +15,7 @@ from mobiface_tf.data.faces import (
     downscale_for_detection,
     select_faces,
 )
+from mobiface_tf.quiet import import_tensorflow
 
 # Face, FACE_POLICIES, select_faces and the large-photo rule (DETECT_MAX_SIDE,
 # downscale_for_detection, applied by MtcnnDetector.detect) live in data/faces.py, shared with the
@@ -38,6 +39,7 @@ class FaceDetector(MtcnnDetector):
 
     def _detect_full(self, image):
         if self._mtcnn is None:
+            import_tensorflow()  # mtcnn runs on TensorFlow: its start-up lines stay off the terminal
             from mtcnn import MTCNN
 
             self._mtcnn = MTCNN()

@@ -102,7 +102,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from mobiface_tf.cli.common import import_tensorflow
+    from mobiface_tf.quiet import import_tensorflow
 
     tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(1)
