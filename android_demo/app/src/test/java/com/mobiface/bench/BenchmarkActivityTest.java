@@ -16,8 +16,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import org.junit.After;
-import org.junit.Before;
+import org.junit.Rule;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.robolectric.Robolectric;
@@ -36,17 +35,7 @@ import org.robolectric.annotation.Config;
 @Config(sdk = 34)
 public class BenchmarkActivityTest {
   private static final long TIMEOUT_MS = 20_000;
-  private FakeLiteRt liteRt;
-
-  @Before
-  public void useFakeLiteRt() {
-    liteRt = FakeLiteRt.install();
-  }
-
-  @After
-  public void restoreLiteRt() {
-    FakeLiteRt.restore();
-  }
+  @Rule public final FakeLiteRt liteRt = new FakeLiteRt();
 
   @Test
   public void headlessBenchmarkWritesItsResultFile() throws Exception {

@@ -4,7 +4,6 @@ package com.mobiface.bench;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import org.tensorflow.lite.DataType;
-import org.tensorflow.lite.InterpreterApi;
 import org.tensorflow.lite.Tensor;
 
 /**
@@ -12,7 +11,7 @@ import org.tensorflow.lite.Tensor;
  * float32 [1, 192] out) and counts runs; each run checks the input's size and writes a fixed
  * embedding.
  */
-final class FakeInterpreter implements InterpreterApi {
+final class FakeInterpreter extends FakeInterpreterBase {
   final int modelBytes;
   final int threads;
   int runs;
@@ -45,26 +44,8 @@ final class FakeInterpreter implements InterpreterApi {
   }
 
   @Override
-  public void allocateTensors() {}
-
-  @Override
   public void resizeInput(int idx, int[] dims) {
     throw new UnsupportedOperationException("the bundled model has a static batch of 1");
-  }
-
-  @Override
-  public void resizeInput(int idx, int[] dims, boolean strict) {
-    resizeInput(idx, dims);
-  }
-
-  @Override
-  public int getInputTensorCount() {
-    return 1;
-  }
-
-  @Override
-  public int getInputIndex(String opName) {
-    return 0;
   }
 
   @Override
@@ -78,20 +59,7 @@ final class FakeInterpreter implements InterpreterApi {
   }
 
   @Override
-  public int getOutputIndex(String opName) {
-    return 0;
-  }
-
-  @Override
   public Tensor getOutputTensor(int outputIndex) {
     return output;
   }
-
-  @Override
-  public Long getLastNativeInferenceDurationNanoseconds() {
-    return null;
-  }
-
-  @Override
-  public void close() {}
 }

@@ -1,27 +1,28 @@
-// Installs the JVM stand-ins for LiteRT in the app's interpreter factories, and puts LiteRT back.
+// The JVM stand-ins for LiteRT in the app's interpreter factories for a test, and LiteRT back after it.
 package com.mobiface.bench;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.rules.ExternalResource;
 
 /**
- * {@code install()} makes {@link FaceModelHelper} build {@link FakeInterpreter}s and
- * {@link MtcnnLite} build {@link FakeMtcnnInterpreter}s, recording each one made; {@code restore()}
- * gives both their LiteRT factories again. LiteRT's native library cannot load on the JVM.
+ * A JUnit rule: for each test, {@link FaceModelHelper} builds {@link FakeInterpreter}s and
+ * {@link MtcnnLite} builds {@link FakeMtcnnInterpreter}s, each one made recorded here; afterwards
+ * both get their LiteRT factories back. LiteRT's native library cannot load on the JVM.
  */
-final class FakeLiteRt {
+final class FakeLiteRt extends ExternalResource {
   final List<FakeInterpreter> models = new ArrayList<>();
   final List<FakeMtcnnInterpreter> networks = new ArrayList<>();
 
-  static FakeLiteRt install() {
-    final FakeLiteRt made = new FakeLiteRt();
+  @Override
+  protected void before() {
     FaceModelHelper.interpreterFactory =
         new FaceModelHelper.InterpreterFactory() {
           @Override
           public FakeInterpreter create(ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
             FakeInterpreter fake = new FakeInterpreter(model, options.getNumThreads());
-            made.models.add(fake);
+            models.add(fake);
             return fake;
           }
         };
@@ -31,14 +32,14 @@ final class FakeLiteRt {
           public FakeMtcnnInterpreter create(
               String network, ByteBuffer model, org.tensorflow.lite.Interpreter.Options options) {
             FakeMtcnnInterpreter fake = new FakeMtcnnInterpreter(network, options.getNumThreads());
-            made.networks.add(fake);
+            networks.add(fake);
             return fake;
           }
         };
-    return made;
   }
 
-  static void restore() {
+  @Override
+  protected void after() {
     FaceModelHelper.interpreterFactory = FaceModelHelper.LITERT;
     MtcnnLite.networkFactory = MtcnnLite.LITERT;
   }

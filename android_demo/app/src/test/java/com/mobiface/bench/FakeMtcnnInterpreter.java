@@ -4,7 +4,6 @@ package com.mobiface.bench;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import org.tensorflow.lite.DataType;
-import org.tensorflow.lite.InterpreterApi;
 import org.tensorflow.lite.Tensor;
 
 /**
@@ -13,7 +12,7 @@ import org.tensorflow.lite.Tensor;
  * the grid's top-left window only, R- and O-Net accept every crop without moving it, and O-Net
  * puts the five landmarks where a frontal face has them.
  */
-final class FakeMtcnnInterpreter implements InterpreterApi {
+final class FakeMtcnnInterpreter extends FakeInterpreterBase {
   /** O-Net's landmarks as fractions of the crop: five x's then five y's. */
   static final float[] LANDMARKS = {0.32f, 0.68f, 0.5f, 0.36f, 0.64f, 0.42f, 0.42f, 0.6f, 0.78f, 0.78f};
 
@@ -31,14 +30,6 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
   public void resizeInput(int idx, int[] dims) {
     inputShape = dims.clone();
   }
-
-  @Override
-  public void resizeInput(int idx, int[] dims, boolean strict) {
-    resizeInput(idx, dims);
-  }
-
-  @Override
-  public void allocateTensors() {}
 
   private int[] outputShape(int width) {
     if (network.equals("pnet")) {
@@ -88,16 +79,6 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
   }
 
   @Override
-  public int getInputTensorCount() {
-    return 1;
-  }
-
-  @Override
-  public int getInputIndex(String opName) {
-    return 0;
-  }
-
-  @Override
   public Tensor getInputTensor(int inputIndex) {
     return new FakeTensor(DataType.FLOAT32, inputShape, new Tensor.QuantizationParams(0f, 0), "input");
   }
@@ -108,20 +89,7 @@ final class FakeMtcnnInterpreter implements InterpreterApi {
   }
 
   @Override
-  public int getOutputIndex(String opName) {
-    return 0;
-  }
-
-  @Override
   public Tensor getOutputTensor(int outputIndex) {
     return new FakeTensor(DataType.FLOAT32, outputShape(widths()[outputIndex]), new Tensor.QuantizationParams(0f, 0), "output");
   }
-
-  @Override
-  public Long getLastNativeInferenceDurationNanoseconds() {
-    return null;
-  }
-
-  @Override
-  public void close() {}
 }

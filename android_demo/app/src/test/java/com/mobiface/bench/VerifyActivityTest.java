@@ -9,8 +9,7 @@ import static org.robolectric.Shadows.shadowOf;
 import android.os.Looper;
 import android.widget.ImageView;
 import android.widget.TextView;
-import org.junit.After;
-import org.junit.Before;
+import org.junit.Rule;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.robolectric.Robolectric;
@@ -28,17 +27,7 @@ import org.robolectric.annotation.Config;
 @Config(sdk = 34)
 public class VerifyActivityTest {
   private static final long TIMEOUT_MS = 20_000;
-  private FakeLiteRt liteRt;
-
-  @Before
-  public void useFakeLiteRt() {
-    liteRt = FakeLiteRt.install();
-  }
-
-  @After
-  public void restoreLiteRt() {
-    FakeLiteRt.restore();
-  }
+  @Rule public final FakeLiteRt liteRt = new FakeLiteRt();
 
   @Test
   public void comparesTwoBundledPhotosEndToEnd() throws Exception {
