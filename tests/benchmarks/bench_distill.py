@@ -32,7 +32,9 @@ def main():
     args = parser.parse_args()
 
     import numpy as np
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from training_bench import load_training_set, seconds_per_step
 

@@ -37,7 +37,9 @@ def _default_model(folder):
 
     if inference.BUNDLED_MODEL.exists():
         return inference.BUNDLED_MODEL, "bundled"
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from mobiface_tf.embedding import default_metadata
     from mobiface_tf.models.registry import build_model

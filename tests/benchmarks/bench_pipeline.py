@@ -86,7 +86,9 @@ def main():
     parser.add_argument("--train_steps", type=int, default=5, help="MobiFace steps to time; 0 skips")
     args = parser.parse_args()
 
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from mobiface_tf import paths
     from mobiface_tf.cli.convert import convert

@@ -51,7 +51,9 @@ def classifier_memory(num_classes, mode, batch, steps=3):
     baseline over `steps` steps, and ms per step. `mode` is "full" or "partial"."""
     import keras
     import numpy as np
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from mobiface_tf.train import losses, partial_fc
 
@@ -136,7 +138,9 @@ def pipeline_rates(rec, batch_size, passes):
 
 def step_rates(folder, batch_size, steps):
     """Images/s of the paper preset's train step, fed from the `.rec`, full classifier and partial FC 0.1."""
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
     from training_bench import seconds_per_step
 
     from mobiface_tf.train import data as train_data
@@ -170,7 +174,9 @@ def main():
         print(json.dumps(classifier_memory(int(num_classes), mode, int(batch))))
         return
 
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from mobiface_tf import paths
 

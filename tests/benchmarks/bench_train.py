@@ -26,7 +26,9 @@ def main():
     parser.add_argument("--data", default=None, help="aligned tree (default: work/aligned/celeba)")
     args = parser.parse_args()
 
-    import tensorflow as tf
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
 
     from training_bench import load_training_set, seconds_per_step
 
