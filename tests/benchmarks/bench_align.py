@@ -48,14 +48,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from mobiface_tf.quiet import import_tensorflow
+    from face_bench import data_folders, file_landmarks, seeded_sample, single_thread_tensorflow
 
-    tf = import_tensorflow()
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-    from face_bench import data_folders, file_landmarks, seeded_sample
+    single_thread_tensorflow()
 
     from mobiface_tf.data.align import align_face
     from mobiface_tf.data.detect import FaceDetector, select_faces

@@ -54,3 +54,14 @@ def fold_pairs(lfw_dir, folds="10", per_kind=None):
     if per_kind is not None:
         pairs = [p for p in pairs if p.same][:per_kind] + [p for p in pairs if not p.same][:per_kind]
     return pairs
+
+
+def single_thread_tensorflow():
+    """Import TensorFlow quietly with one intra-op and one inter-op thread, so detector timings are
+    per-core figures; returns the module."""
+    from mobiface_tf.quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf
