@@ -70,7 +70,11 @@ public class BenchmarkActivityTest {
       }
       File[] saved = benchDir().listFiles();
       assertTrue("one file per run beside latest.json", saved != null && saved.length == 2);
-      shadowOf(Looper.getMainLooper()).idle();
+      // The worker writes the file, then posts finish() to the main looper: wait for that post.
+      long deadline = System.currentTimeMillis() + TIMEOUT_MS;
+      do {
+        shadowOf(Looper.getMainLooper()).idle();
+      } while (!controller.get().isFinishing() && System.currentTimeMillis() < deadline && sleep());
       assertTrue("a headless run finishes", controller.get().isFinishing());
     }
   }
@@ -126,5 +130,14 @@ public class BenchmarkActivityTest {
 
   private static String read(File file) throws IOException {
     return new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8);
+  }
+
+  private static boolean sleep() {
+    try {
+      Thread.sleep(20);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return true;
   }
 }
