@@ -146,3 +146,13 @@ def test_cli_identification_of_held_out_lfw_fold_people(tmp_path):
     assert (ident["gallery"], ident["probes"], ident["distractors"]) == (2, 4, 54)
     assert [r["distractors"] for r in ident["rank1"]][-1] == 54
     assert "rank-1" in result.stdout and "TAR" in result.stdout
+    assert ident["flip_sum"] is False
+
+    # --flip=on embeds every face with its mirror; its distractors are cached apart.
+    flipped = _run_cli([f"--model={model_path}", f"--lfw_dir={lfw}", f"--ident_dir={lfw / 'images'}",
+                        "--ident_lfw_folds=10", "--flip=on", f"--out={tmp_path / 'flip'}"], tmp_path / "work")
+    assert flipped.returncode == 0, flipped.stderr[-2000:]
+    ident_flip = json.loads((tmp_path / "flip" / "report.json").read_text())["models"][0]["identification"]
+    assert ident_flip["flip_sum"] is True and "identification (flip-sum)" in flipped.stdout
+    caches = sorted(p.name for p in (tmp_path / "work").rglob("distractors/*.npy"))
+    assert len(caches) == 2 and sum(name.endswith("_flip.npy") for name in caches) == 1, caches

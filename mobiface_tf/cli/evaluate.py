@@ -30,7 +30,8 @@ flags.DEFINE_enum("align", "auto", ["auto", "landmarks", "mtcnn", "aligned"],
                   "tree when images are 112x112, else MTCNN.")
 flags.DEFINE_enum("flip", "both", ["both", "on", "off"],
                   "Flip test-time augmentation (embedding of face + mirror, summed): both "
-                  "reports with and without it.")
+                  "reports verification with and without it; identification embeds with it "
+                  "only when on.")
 flags.DEFINE_multi_string("bin", [], "InsightFace verification .bin file (lfw, cfp_fp, ...).")
 flags.DEFINE_string("ident_dir", None, "Aligned identity tree for identification probes and "
                     "gallery (first image per identity in the gallery).")
@@ -102,8 +103,13 @@ def _identification(model, fars):
     from mobiface_tf.data.sources import list_identity_tree, list_image_files
     from mobiface_tf.eval.identification import (DEFAULT_IDENT_FARS, DistractorSet, held_out_split,
                                                  identification_metrics, split_gallery_probes)
+    from mobiface_tf.eval.flip_study import two_pass_average
     from mobiface_tf.eval.lfw import cache_dir
 
+    # Identification embeds each face once, or with --flip=on face + mirror (flip-sum); "both"
+    # would double the cost of every distractor, so it means one pass here.
+    flip = FLAGS.flip == "on"
+    embed = two_pass_average(model.embed) if flip else model.embed
     paths, labels, names = list_identity_tree(FLAGS.ident_dir)
     files, cache_name = None, None
     if FLAGS.ident_lfw_folds:
@@ -114,7 +120,7 @@ def _identification(model, fars):
         gallery, probes = split_gallery_probes(labels,
                                                max_probes_per_identity=FLAGS.max_probes_per_identity)
     used = np.r_[gallery, probes]
-    embeddings = model.embed(np.stack([load_rgb(paths[i]) for i in used]))
+    embeddings = embed(np.stack([load_rgb(paths[i]) for i in used]))
     gallery_emb, probe_emb = embeddings[:len(gallery)], embeddings[len(gallery):]
     parts = []
     if FLAGS.distractors_dir and files is None:
@@ -126,9 +132,10 @@ def _identification(model, fars):
                  f"e.g. {listing.skipped[0][0]} ({listing.skipped[0][1]})")
         cache_name = root.name
     if files:
-        key = model.fingerprint if FLAGS.cache else None
-        cache = cache_dir() / "distractors" / f"{cache_name}_{model.fingerprint or 'nocache'}.npy"
-        parts.append(DistractorSet.from_faces(cache, files, model.embed, model_key=key)
+        suffix = "_flip" if flip else ""
+        key = f"{model.fingerprint}{suffix}" if FLAGS.cache and model.fingerprint else None
+        cache = cache_dir() / "distractors" / f"{cache_name}_{model.fingerprint or 'nocache'}{suffix}.npy"
+        parts.append(DistractorSet.from_faces(cache, files, embed, model_key=key)
                      .embeddings)
     if FLAGS.synthetic_distractors:
         cache = (cache_dir() / "distractors"
@@ -147,6 +154,7 @@ def _identification(model, fars):
         sizes=[int(s) for s in FLAGS.ident_sizes], fars=DEFAULT_IDENT_FARS)
     result["seconds"] = time.monotonic() - start
     result["synthetic_distractors"] = FLAGS.synthetic_distractors
+    result["flip_sum"] = flip
     return result
 
 
@@ -215,7 +223,7 @@ def main(argv):
             ident_curves[model.name] = ([r["distractors"] for r in result["rank1"]],
                                         [r["rate"] for r in result["rank1"]])
             rank1 = result["rank1"][-1]
-            print(f"{model.name} identification: rank-1 {100 * rank1['rate']:.2f}% with "
+            print(f"{model.name} identification{' (flip-sum)' if result['flip_sum'] else ''}: rank-1 {100 * rank1['rate']:.2f}% with "
                   f"{rank1['distractors']} distractors ({result['probes']} probes, "
                   f"{result['gallery']} identities)"
                   + "".join(f", TAR {100 * t['tar']:.2f}% @ FAR {t['far']:g}"
