@@ -305,10 +305,13 @@ train-flip: install
 
 # The a/b/c table on LFW (10 folds): (a) f_I, (b) (f_I + f_mirror)/2 with a second pass, (c) the
 # Flipped-MobiFace output; accuracy, TAR at FAR 1e-3, batch-1 latency in Keras and, where
-# `make export-tflite` wrote them, LiteRT float32 (RUN=$(RUN) for (a)/(b), RUN=$(FLIP_RUN) for (c)).
-# JSON + Markdown in $(MOBIFACE_WORK)/eval/flip_study.
-FLIP_BACKBONE_TFLITE ?= $(firstword $(wildcard $(MOBIFACE_WORK)/export/$(notdir $(RUN))/*_float32.tflite))
-FLIP_TFLITE          ?= $(firstword $(wildcard $(MOBIFACE_WORK)/export/$(notdir $(FLIP_RUN))/*_float32.tflite))
+# `make export-tflite` wrote them, LiteRT float32 and int8 (RUN=$(RUN) for (a)/(b), RUN=$(FLIP_RUN)
+# for (c)). JSON + Markdown in $(MOBIFACE_WORK)/eval/flip_study.
+comma := ,
+tflites_in = $(subst $() ,$(comma),$(strip $(foreach p,float32 int8,\
+	$(firstword $(filter-out %_dynamic_int8.tflite,$(wildcard $(1)/*_$(p).tflite))))))
+FLIP_BACKBONE_TFLITE ?= $(call tflites_in,$(MOBIFACE_WORK)/export/$(notdir $(RUN)))
+FLIP_TFLITE          ?= $(call tflites_in,$(MOBIFACE_WORK)/export/$(notdir $(FLIP_RUN)))
 FLIP_EVAL_ARGS       ?=
 eval-flip: install
 	$(BIN)/mobiface-eval-flip --model=$(FLIP_RUN) --lfw_dir=$(DATA)/lfw --out=$(MOBIFACE_WORK)/eval/flip_study \

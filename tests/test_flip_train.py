@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import train_tiny_run, write_identity_tree, write_lfw
+from helpers import train_tiny_run, write_identity_tree, write_lfw, write_tiny_tflite
 
 from mobiface_tf.data.pipeline import build_dataset
 from mobiface_tf.errors import BadInputError, DataNotFoundError
@@ -190,6 +190,18 @@ def test_commands_train_resume_and_compare(source, work):
     assert [r["variant"] for r in rows] == ["a", "b", "c"]
     assert all(set(r["latency_ms"]) == {"keras"} for r in rows)
     assert sum(line.startswith("| (") for line in (work / "study" / "flip_study.md").read_text().splitlines()) == 3
+
+    # Exported models add LiteRT latency, one column per precision (from their metadata).
+    tflite = write_tiny_tflite(work / "backbone.tflite", batch_size=1)
+    timed = subprocess.run([*study.args[:4], f"--lfw_dir={source / 'lfw'}", "--latency_runs=2",
+                            f"--backbone_tflite={tflite}", f"--out={work / 'timed'}"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert timed.returncode == 0, timed.stderr[-2000:]
+    rows = json.loads((work / "timed" / "flip_study.json").read_text())["rows"]
+    assert [r["latency_ms"]["litert_float32"] is not None for r in rows] == [True, True, False]
+    twice = subprocess.run([*study.args[:4], f"--lfw_dir={source / 'lfw'}", f"--backbone_tflite={tflite},{tflite}"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert twice.returncode == 2 and "two backbone .tflite files of precision float32" in twice.stderr
 
     missing = subprocess.run([sys.executable, "-m", "mobiface_tf.cli.train_flip", f"--from_run={work}",
                               f"--run_dir={work / 'other'}"], env=env, capture_output=True, text=True, timeout=300)

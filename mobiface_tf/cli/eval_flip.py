@@ -2,13 +2,15 @@
 
 Loads a FlippedMobiFace (a flip run folder's best.keras, else final.keras, or a `.keras` file);
 (a) and (b) use the trained backbone inside it, (c) its output. Reports 10-fold accuracy,
-TAR at FAR 1e-3 and the median per-face latency at batch 1 in Keras and, when the exported
-float32 `.tflite` files are given, in LiteRT. Writes flip_study.json and flip_study.md.
+TAR at FAR 1e-3 and the median per-face latency at batch 1 in Keras and, when exported
+`.tflite` files are given (any precisions, paired by their metadata's), in LiteRT. Writes
+flip_study.json and flip_study.md.
 
 Examples:
     mobiface-eval-flip --model=work/runs/flip
-    mobiface-eval-flip --model=work/runs/flip --backbone_tflite=work/export/default/mobiface_float32.tflite \\
-        --flipped_tflite=work/export/flip/flipped_mobiface_float32.tflite --num_threads=1
+    mobiface-eval-flip --model=work/runs/flip \\
+        --backbone_tflite=work/export/default/mobiface_float32.tflite,work/export/default/mobiface_int8.tflite \\
+        --flipped_tflite=work/export/flip/flipped_mobiface_float32.tflite,work/export/flip/flipped_mobiface_int8.tflite
 """
 
 from pathlib import Path
@@ -22,8 +24,10 @@ flags.DEFINE_string("model", None, "Flip run folder or FlippedMobiFace .keras (d
 flags.DEFINE_string("lfw_dir", None, "LFW folder (raw with images/ and pairs.txt, or aligned); default <data>/lfw.")
 flags.DEFINE_list("lfw_folds", None, "0-based LFW View 2 folds to use (default all ten).")
 flags.DEFINE_enum("align", "auto", ["auto", "landmarks", "mtcnn", "aligned"], "How LFW is aligned (see mobiface-eval).")
-flags.DEFINE_string("backbone_tflite", None, "float32 .tflite of the plain backbone, for LiteRT latency of (a), (b).")
-flags.DEFINE_string("flipped_tflite", None, "float32 .tflite of the FlippedMobiFace, for LiteRT latency of (c).")
+flags.DEFINE_list("backbone_tflite", [], "Exported .tflite files of the plain backbone (one per precision), "
+                  "for LiteRT latency of (a), (b).")
+flags.DEFINE_list("flipped_tflite", [], "Exported .tflite files of the FlippedMobiFace (one per precision), "
+                  "for LiteRT latency of (c); paired with --backbone_tflite by the precision in their metadata.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT CPU threads (1: the steadiest figure on a shared machine).")
 flags.DEFINE_integer("keras_threads", 0, "TensorFlow intra-op threads for Keras (0: TensorFlow's default).")
 flags.DEFINE_integer("latency_runs", 100, "Timed batch-1 rounds per backend (median reported).")
@@ -58,14 +62,18 @@ def main(argv):
     benchmark = LfwBenchmark(lfw_dir, folds=folds, align=FLAGS.align, log=print)
 
     latency = {"keras": (embed_backbone, embed_flipped)}
-    tflites = {}
-    for role, path in (("backbone", FLAGS.backbone_tflite), ("flipped", FLAGS.flipped_tflite)):
-        if path:
-            tflites[role] = str(path)
-    if tflites:
-        loaded = {role: load_embedding_model(path, num_threads=FLAGS.num_threads) for role, path in tflites.items()}
-        latency["litert_float32"] = (getattr(loaded.get("backbone"), "embed", None),
-                                     getattr(loaded.get("flipped"), "embed", None))
+    tflites = {"backbone": [str(p) for p in FLAGS.backbone_tflite], "flipped": [str(p) for p in FLAGS.flipped_tflite]}
+    by_precision = {}  # precision -> role -> embed function
+    for role, files in tflites.items():
+        for path in files:
+            litert = load_embedding_model(path, num_threads=FLAGS.num_threads)
+            precision = litert.metadata.get("precision", "float32")
+            if role in by_precision.get(precision, {}):
+                raise BadInputError(f"two {role} .tflite files of precision {precision}: give one per precision", path)
+            by_precision.setdefault(precision, {})[role] = litert.embed
+    for precision, roles in by_precision.items():
+        latency[f"litert_{precision}"] = (roles.get("backbone"), roles.get("flipped"))
+    tflites = {role: files for role, files in tflites.items() if files}
     study = flip_study.compare_flip_variants(benchmark, embed_backbone, embed_flipped, latency=latency,
                                              latency_runs=FLAGS.latency_runs, log=print)
     study.update({"model": str(model_path), "lfw_dir": str(lfw_dir), "tflite": tflites,
