@@ -289,6 +289,30 @@ def test_flipped_on_a_trained_backbone_reuses_its_weights(tmp_path):
     np.testing.assert_array_equal(f_loaded, f_i)
 
 
+def test_residual_flip_predictor_starts_as_the_identity_and_trains_only_g(tmp_path):
+    backbone = MobiFace(input_shape=TINY, embedding_size=24)
+    model = FlippedMobiFace(backbone=backbone, flip_hidden_units=16, flip_residual=True)
+    x = np.random.default_rng(0).uniform(0, 255, (2, *TINY)).astype("float32")
+    f_i, g = infer(flip_outputs_model(model), x)
+    np.testing.assert_allclose(g, f_i, atol=1e-6)  # h = 0 at the start: g(f) = f, the output is f_I
+    np.testing.assert_allclose(infer(model, x), f_i, atol=1e-6)
+    g = flipped.flip_predictor(model)
+    np.testing.assert_allclose(infer(g, f_i), f_i, atol=1e-6)
+    trained = {v.path for v in g.trainable_variables}
+    assert trained == {"flip_hidden/kernel", "flip_hidden/bias", "flip_residual/kernel", "flip_residual/bias"}
+    assert model.builder_args["flip_residual"] is True
+    model.save(tmp_path / "residual.keras")
+    loaded = keras.saving.load_model(tmp_path / "residual.keras")
+    assert contract.model_args(loaded)["flip_residual"] is True
+    np.testing.assert_allclose(infer(loaded, x), infer(model, x), atol=1e-6)
+    plain = FlippedMobiFace(backbone=MobiFace(input_shape=TINY, embedding_size=24), flip_hidden_units=16)
+    g_plain = flipped.flip_predictor(plain)
+    assert {v.path for v in g_plain.trainable_variables} == {
+        "flip_hidden/kernel", "flip_hidden/bias", "flip_prediction/kernel", "flip_prediction/bias"}
+    f_plain, g_expected = infer(flip_outputs_model(plain), x)
+    np.testing.assert_allclose(infer(g_plain, f_plain), g_expected, rtol=1e-5, atol=1e-5)
+
+
 def test_flipped_keeps_the_backbone_embedding_size():
     model = FlippedMobiFace(input_shape=TINY, embedding_size=24)
     assert tuple(model.output.shape) == (None, 24)

@@ -19,6 +19,7 @@ NORMALIZE_LAYER = "normalize"
 EMBEDDING_LAYER = "embedding"
 FLIP_HIDDEN_LAYER = "flip_hidden"
 FLIP_PREDICTION_LAYER = "flip_prediction"
+FLIP_RESIDUAL_LAYER = "flip_residual"
 FLIPPED_EMBEDDING_LAYER = "flipped_embedding"
 
 # The paper's pixel normalization, (x - 127.5) / 128.
@@ -65,7 +66,7 @@ def model_args(model):
     Returns:
         dict with "model" (the registry name; for an old file its model's name), "input_shape",
         "embedding_size", "head" (None when no known head), "activation", and for a
-        Flipped-MobiFace "flip_hidden_units" and the "backbone" dict.
+        Flipped-MobiFace "flip_hidden_units", "flip_residual" and the "backbone" dict.
     """
     recorded = getattr(model, "builder_args", None)
     if recorded:
@@ -75,7 +76,7 @@ def model_args(model):
         backbone = keras.Model(model.inputs[0], model.get_layer(EMBEDDING_LAYER).output)
         # Which registered model the backbone was is not recorded in such a file.
         return {"model": "flipped_mobiface", "flip_hidden_units": int(layers[FLIP_HIDDEN_LAYER].units),
-                "backbone": {**model_args(backbone), "model": None}}
+                "flip_residual": FLIP_RESIDUAL_LAYER in layers, "backbone": {**model_args(backbone), "model": None}}
     return {
         "model": model.name,
         "input_shape": [int(d) for d in model.inputs[0].shape[1:]],

@@ -6,6 +6,7 @@ from mobiface_tf.models.contract import (
     EMBEDDING_LAYER,
     FLIP_HIDDEN_LAYER,
     FLIP_PREDICTION_LAYER,
+    FLIP_RESIDUAL_LAYER,
     FLIPPED_EMBEDDING_LAYER,
     FaceModel,
     model_args,
@@ -16,7 +17,8 @@ from mobiface_tf.models.mobiface import MobiFace
 FLIP_HIDDEN_UNITS = 512
 
 
-def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FLIP_HIDDEN_UNITS, **mobiface_kwargs):
+def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FLIP_HIDDEN_UNITS, flip_residual=False,
+                    **mobiface_kwargs):
     """Build Flipped-MobiFace: output (f_I + g(f_I)) / 2, where g predicts the mirrored face's feature.
 
     Args:
@@ -25,6 +27,11 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
             copied. When None, a fresh `MobiFace(**mobiface_kwargs)` is built.
         name: model name.
         flip_hidden_units: width of g's first fully-connected layer.
+        flip_residual: g(f) = f + h(f) instead of the paper's g(f) = h(f), with h's last layer
+            ("flip_residual") starting at zero: g starts as the identity, so g(f_I) starts as
+            close to f_Ī as f_I itself and training can only bring it closer. A backbone that
+            is already nearly mirror-invariant (a distilled one: cosine(f_I, f_Ī) ~0.95) leaves
+            the paper's form, which must first learn the identity, behind f_I for 1,000s of steps.
         **mobiface_kwargs: `MobiFace` arguments (input_shape, embedding_size, head, activation);
             only allowed without `backbone`.
 
@@ -32,7 +39,7 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
         A flat `FaceModel` from pixels 0..255 to the averaged feature (N, D), output layer
         "flipped_embedding". f_I is the layer "embedding", g(f_I) the layer "flip_prediction";
         `flip_outputs_model` exposes both for training g. Its `builder_args` are
-        {"model": "flipped_mobiface", "flip_hidden_units", "backbone": the backbone's}.
+        {"model": "flipped_mobiface", "flip_hidden_units", "flip_residual", "backbone": the backbone's}.
 
     Reference:
         C. N. Duong et al. "MobiFace: A Lightweight Deep Learning Face Recognition on Mobile
@@ -55,10 +62,14 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
     g = keras.layers.Dense(flip_hidden_units, activation="relu", name=FLIP_HIDDEN_LAYER)(f_i)
     # The second layer is linear: it predicts f_Ī, a BatchNorm output with negative components.
     # A ReLU there could only reach the non-negative part of the target, so g stays linear at the end.
-    g = keras.layers.Dense(f_i.shape[-1], name=FLIP_PREDICTION_LAYER)(g)
+    if flip_residual:
+        delta = keras.layers.Dense(f_i.shape[-1], kernel_initializer="zeros", name=FLIP_RESIDUAL_LAYER)(g)
+        g = keras.layers.Add(name=FLIP_PREDICTION_LAYER)([f_i, delta])
+    else:
+        g = keras.layers.Dense(f_i.shape[-1], name=FLIP_PREDICTION_LAYER)(g)
     averaged = keras.layers.Average(name=FLIPPED_EMBEDDING_LAYER)([f_i, g])
     builder_args = {"model": "flipped_mobiface", "flip_hidden_units": flip_hidden_units,
-                    "backbone": model_args(backbone)}
+                    "flip_residual": bool(flip_residual), "backbone": model_args(backbone)}
     # Flat graph on the backbone's own tensors, so get_layer("embedding") works on the result.
     return FaceModel(_single_input(backbone), averaged, name=name, builder_args=builder_args)
 
@@ -71,6 +82,20 @@ def flip_outputs_model(model):
         [_embedding_output(model), model.get_layer(FLIP_PREDICTION_LAYER).output],
         name=f"{model.name}_flip_outputs",
     )
+
+
+def flip_predictor(model):
+    """g alone: a model from a feature f (N, D) to g(f), sharing `model`'s flip layers, so that
+    the flip stage trains g on features the frozen backbone computed outside the tape."""
+    _check_flipped(model)
+    layers = {layer.name: layer for layer in model.layers}
+    feature = keras.Input((model.output.shape[-1],), name="feature")
+    hidden = layers[FLIP_HIDDEN_LAYER](feature)
+    if FLIP_RESIDUAL_LAYER in layers:
+        predicted = layers[FLIP_PREDICTION_LAYER]([feature, layers[FLIP_RESIDUAL_LAYER](hidden)])
+    else:
+        predicted = layers[FLIP_PREDICTION_LAYER](hidden)
+    return keras.Model(feature, predicted, name=f"{model.name}_flip_predictor")
 
 
 def backbone_model(model):

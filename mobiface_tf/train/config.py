@@ -409,6 +409,8 @@ class FlipConfig(RunConfig):
     flip_l2: str = setting("squared", "squared (the paper's |g(f_I) - f_mirror|^2) or relative (divided by "
                            "|f_mirror|^2; ~100x smaller values, so scale --flip_ce_weight down with it).",
                            choices=FLIP_L2_MODES)
+    flip_residual: bool = setting(False, "g(f) = f + h(f), h starting at zero (g starts as the identity), instead of "
+                                  "the paper's two plain layers: for backbones already nearly mirror-invariant.")
     lr_boundaries: Tuple[int, ...] = redefault(RunConfig, "lr_boundaries", (700,))
     eval_every: int = setting(250, "Validate (f_I + g(f_I))/2 on the source run's LFW folds every N steps "
                               "(0: never).", check="non_negative", resumable=True)

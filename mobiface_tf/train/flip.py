@@ -40,8 +40,7 @@ import tensorflow as tf
 
 from mobiface_tf import paths
 from mobiface_tf.errors import BadInputError, DataNotFoundError
-from mobiface_tf.models.contract import FLIP_HIDDEN_LAYER, FLIP_PREDICTION_LAYER
-from mobiface_tf.models.flipped import FlippedMobiFace
+from mobiface_tf.models.flipped import FlippedMobiFace, flip_predictor
 from mobiface_tf.train import data, loop, losses, trainer
 from mobiface_tf.train.config import FlipConfig, load_config
 
@@ -137,9 +136,9 @@ def build_flip_state(source, config, strategy=None):
         except AssertionError as error:
             raise BadInputError(f"checkpoint does not match the run's model ({str(error).splitlines()[0]})",
                                 source.checkpoint) from None
-        model = FlippedMobiFace(backbone=backbone)
-        hidden, prediction = model.get_layer(FLIP_HIDDEN_LAYER), model.get_layer(FLIP_PREDICTION_LAYER)
-        variables = hidden.trainable_variables + prediction.trainable_variables
+        model = FlippedMobiFace(backbone=backbone, flip_residual=config.flip_residual)
+        g = flip_predictor(model)
+        variables = g.trainable_variables
         optimizer = keras.optimizers.Adam(learning_rate=config.lr_schedule())
         optimizer.build(variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -167,7 +166,7 @@ def build_flip_state(source, config, strategy=None):
         def average(per_example):
             return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
 
-        predicted = prediction(hidden(f_i))
+        predicted = g(f_i)
         flip_l2 = tf.reduce_sum(tf.square(predicted - f_mirror), axis=1)
         mirror_l2 = tf.reduce_sum(tf.square(f_i - f_mirror), axis=1)
         if relative_l2:
