@@ -258,10 +258,10 @@ train-distill: teacher
 
 # Stage 2: a fresh run of the same preset that starts from stage 1's newest checkpoint
 # (--init_from: backbone and projection) and trains 7,000 more steps at 1e-3, / 10 at 4,700
-# and 6,300 (a warm restart), with half of every batch two-face mixtures the teacher also
-# embeds (--mix_fraction=0.5: see make bench-levers). Rerunning resumes it.
+# and 6,300 (a warm restart). Rerunning resumes it. (Mixed views, --mix_fraction=0.5, won
+# TAR at 500 steps in make bench-levers but not over these 7,000: docs/training.md.)
 BUNDLE_RUN  ?= $(MOBIFACE_WORK)/runs/distill2
-BUNDLE_ARGS ?= --max_steps=7000 --lr_boundaries=4700,6300 --mix_fraction=0.5 --eval_every=500
+BUNDLE_ARGS ?= --max_steps=7000 --lr_boundaries=4700,6300 --eval_every=500
 train-bundle: train-distill
 	$(BIN)/mobiface-train --preset=distill $(TEACHER_ARGS) --init_from=$(DISTILL_RUN) --run_dir=$(BUNDLE_RUN) \
 		$(BUNDLE_ARGS)
@@ -306,12 +306,13 @@ train-flip: install
 # The a/b/c table on LFW (10 folds): (a) f_I, (b) (f_I + f_mirror)/2 with a second pass, (c) the
 # Flipped-MobiFace output; accuracy, TAR at FAR 1e-3, batch-1 latency in Keras and, where
 # `make export-tflite` wrote them, LiteRT float32 and int8 (RUN=$(RUN) for (a)/(b), RUN=$(FLIP_RUN)
-# for (c)). JSON + Markdown in $(MOBIFACE_WORK)/eval/flip_study.
+# for (c); FLIP_RUN=<run>/final.keras scores the last weights, not best.keras, which was chosen on
+# the LFW fold it is scored on). JSON + Markdown in $(MOBIFACE_WORK)/eval/flip_study.
 comma := ,
 tflites_in = $(subst $() ,$(comma),$(strip $(foreach p,float32 int8,\
 	$(firstword $(filter-out %_dynamic_int8.tflite,$(wildcard $(1)/*_$(p).tflite))))))
 FLIP_BACKBONE_TFLITE ?= $(call tflites_in,$(MOBIFACE_WORK)/export/$(notdir $(RUN)))
-FLIP_TFLITE          ?= $(call tflites_in,$(MOBIFACE_WORK)/export/$(notdir $(FLIP_RUN)))
+FLIP_TFLITE          ?= $(call tflites_in,$(MOBIFACE_WORK)/export/$(notdir $(FLIP_RUN:%/final.keras=%)))
 FLIP_EVAL_ARGS       ?=
 eval-flip: install
 	$(BIN)/mobiface-eval-flip --model=$(FLIP_RUN) --lfw_dir=$(DATA)/lfw --out=$(MOBIFACE_WORK)/eval/flip_study \
