@@ -59,14 +59,16 @@ def FlippedMobiFace(backbone=None, name="flipped_mobiface", flip_hidden_units=FL
     f_i = _embedding_output(backbone)
     if FLIP_PREDICTION_LAYER in {layer.name for layer in backbone.layers}:
         raise ValueError(f"`backbone` already has a flip predictor. Received `backbone={backbone.name!r}`")
-    g = keras.layers.Dense(flip_hidden_units, activation="relu", name=FLIP_HIDDEN_LAYER)(f_i)
+    layers = {FLIP_HIDDEN_LAYER: keras.layers.Dense(flip_hidden_units, activation="relu", name=FLIP_HIDDEN_LAYER)}
     # The second layer is linear: it predicts f_Ī, a BatchNorm output with negative components.
     # A ReLU there could only reach the non-negative part of the target, so g stays linear at the end.
     if flip_residual:
-        delta = keras.layers.Dense(f_i.shape[-1], kernel_initializer="zeros", name=FLIP_RESIDUAL_LAYER)(g)
-        g = keras.layers.Add(name=FLIP_PREDICTION_LAYER)([f_i, delta])
+        layers[FLIP_RESIDUAL_LAYER] = keras.layers.Dense(f_i.shape[-1], kernel_initializer="zeros",
+                                                         name=FLIP_RESIDUAL_LAYER)
+        layers[FLIP_PREDICTION_LAYER] = keras.layers.Add(name=FLIP_PREDICTION_LAYER)
     else:
-        g = keras.layers.Dense(f_i.shape[-1], name=FLIP_PREDICTION_LAYER)(g)
+        layers[FLIP_PREDICTION_LAYER] = keras.layers.Dense(f_i.shape[-1], name=FLIP_PREDICTION_LAYER)
+    g = _apply_flip_predictor(layers, f_i)
     averaged = keras.layers.Average(name=FLIPPED_EMBEDDING_LAYER)([f_i, g])
     builder_args = {"model": "flipped_mobiface", "flip_hidden_units": flip_hidden_units,
                     "flip_residual": bool(flip_residual), "backbone": model_args(backbone)}
@@ -88,14 +90,17 @@ def flip_predictor(model):
     """g alone: a model from a feature f (N, D) to g(f), sharing `model`'s flip layers, so that
     the flip stage trains g on features the frozen backbone computed outside the tape."""
     _check_flipped(model)
-    layers = {layer.name: layer for layer in model.layers}
     feature = keras.Input((model.output.shape[-1],), name="feature")
-    hidden = layers[FLIP_HIDDEN_LAYER](feature)
-    if FLIP_RESIDUAL_LAYER in layers:
-        predicted = layers[FLIP_PREDICTION_LAYER]([feature, layers[FLIP_RESIDUAL_LAYER](hidden)])
-    else:
-        predicted = layers[FLIP_PREDICTION_LAYER](hidden)
+    predicted = _apply_flip_predictor({layer.name: layer for layer in model.layers}, feature)
     return keras.Model(feature, predicted, name=f"{model.name}_flip_predictor")
+
+
+def _apply_flip_predictor(layers, f):
+    """g(f) from g's layers (by name): h(f), or f + h(f) when there is a residual layer."""
+    hidden = layers[FLIP_HIDDEN_LAYER](f)
+    if FLIP_RESIDUAL_LAYER in layers:
+        return layers[FLIP_PREDICTION_LAYER]([f, layers[FLIP_RESIDUAL_LAYER](hidden)])
+    return layers[FLIP_PREDICTION_LAYER](hidden)
 
 
 def backbone_model(model):
